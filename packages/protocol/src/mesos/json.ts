@@ -1,0 +1,338 @@
+/**
+ * Mesos' JSON mapping of v1 messages (not proto3's): proto field names, enums by name, `bytes`
+ * as standard base64, 64-bit integers as JSON numbers, keys in `.proto` declaration order, and
+ * every unset optional field that declares a `[default = …]` (and is not deprecated) printed
+ * with its default, as Mesos does. Doubles print like rapidjson: integral values keep a `.0`,
+ * infinities are the strings `"Infinity"` / `"-Infinity"`.
+ *
+ * Parsing is as lenient as Mesos: unknown keys are ignored, `null` means unset, integers and
+ * doubles may be numeric strings, booleans may be `"true"` / `"false"`, a single value stands
+ * for a one-element list, and an unknown name in an optional enum field leaves it unset. What
+ * Mesos rejects is rejected with Mesos' own wording (`Not expecting a JSON string for field
+ * 'framework_id'`, `Missing required fields: subscribe.framework_info.user`).
+ */
+import { MesosMessageError } from '../errors.js';
+import type { FieldModel, MessageModel, ScalarKind } from './schema.js';
+
+class JsonFailure extends Error {
+  constructor(
+    message: string,
+    readonly missing = false,
+  ) {
+    super(message);
+  }
+}
+
+const textDecoder = new TextDecoder('utf-8', { fatal: true });
+
+// ---------------------------------------------------------------------------------------------
+// Serialising
+
+/** Formats a double the way Mesos' rapidjson does: shortest round-trip form, integral values with `.0`. */
+export function formatDouble(v: number): string {
+  if (v === Number.POSITIVE_INFINITY) return '"Infinity"';
+  if (v === Number.NEGATIVE_INFINITY) return '"-Infinity"';
+  if (Number.isNaN(v)) throw new JsonFailure('NaN cannot be written as JSON');
+  if (Number.isInteger(v) && Math.abs(v) < 1e21) return Object.is(v, -0) ? '-0.0' : `${v}.0`;
+  return String(v);
+}
+
+function toBase64(b: Uint8Array): string {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64');
+}
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  if (v instanceof Uint8Array) return 'a Uint8Array';
+  return typeof v === 'object' ? 'an object' : `${typeof v} ${JSON.stringify(String(v)).slice(0, 42)}`;
+}
+
+function writeScalar(kind: ScalarKind, v: unknown, where: string): string {
+  switch (kind) {
+    case 'double':
+    case 'float':
+      if (typeof v !== 'number') throw new JsonFailure(`${where}: expected a number, got ${describe(v)}`);
+      return formatDouble(v);
+    case 'bool':
+      if (typeof v !== 'boolean') throw new JsonFailure(`${where}: expected a boolean, got ${describe(v)}`);
+      return v ? 'true' : 'false';
+    case 'string':
+      if (typeof v !== 'string') throw new JsonFailure(`${where}: expected a string, got ${describe(v)}`);
+      return JSON.stringify(v);
+    case 'bytes':
+      if (!(v instanceof Uint8Array))
+        throw new JsonFailure(`${where}: expected a Uint8Array, got ${describe(v)}`);
+      return `"${toBase64(v)}"`;
+    default:
+      // Integers of every width: exact digits, from a number or a bigint.
+      if (typeof v === 'bigint') return v.toString();
+      if (typeof v !== 'number' || !Number.isInteger(v))
+        throw new JsonFailure(`${where}: expected an integer, got ${describe(v)}`);
+      return String(v);
+  }
+}
+
+function writeValue(f: FieldModel, v: unknown, where: string): string {
+  const val = f.value;
+  if (val.kind === 'message') return writeMessage(val.message, v, where);
+  if (val.kind === 'enum') {
+    if (typeof v !== 'string' || !val.enum.byName.has(v))
+      throw new JsonFailure(`${where}: ${describe(v)} is not a ${val.enum.fullName} name`);
+    return `"${v}"`;
+  }
+  return writeScalar(val.scalar, v, where);
+}
+
+function writeMessage(model: MessageModel, m: unknown, where: string): string {
+  if (typeof m !== 'object' || m === null || Array.isArray(m) || m instanceof Uint8Array)
+    throw new JsonFailure(`${where}: expected an object, got ${describe(m)}`);
+  const o = m as Record<string, unknown>;
+  let s = '{';
+  let first = true;
+  for (const f of model.fields) {
+    const v = o[f.name];
+    const path = where ? `${where}.${f.name}` : f.name;
+    let text: string;
+    if (v === undefined || v === null) {
+      if (f.rule === 'required') throw new JsonFailure(`missing required field ${path}`, true);
+      if (f.defaultValue === undefined || f.deprecated || f.rule !== 'optional') continue;
+      text = writeValue(f, f.defaultValue, path);
+    } else if (f.rule === 'repeated') {
+      if (!Array.isArray(v)) throw new JsonFailure(`${path}: expected an array, got ${describe(v)}`);
+      if (v.length === 0) continue;
+      text = '[';
+      for (let i = 0; i < v.length; i++) text += (i ? ',' : '') + writeValue(f, v[i], `${path}[${i}]`);
+      text += ']';
+    } else if (f.rule === 'map') {
+      if (typeof v !== 'object' || Array.isArray(v))
+        throw new JsonFailure(`${path}: expected an object, got ${describe(v)}`);
+      const keys = Object.keys(v);
+      if (keys.length === 0) continue;
+      text = '{';
+      keys.forEach((k, i) => {
+        text += `${i ? ',' : ''}${JSON.stringify(k)}:${writeValue(f, (v as Record<string, unknown>)[k], `${path}.${k}`)}`;
+      });
+      text += '}';
+    } else {
+      text = writeValue(f, v, path);
+    }
+    s += `${first ? '' : ','}"${f.name}":${text}`;
+    first = false;
+  }
+  return `${s}}`;
+}
+
+/** Serialises a message to Mesos' JSON text. */
+export function messageToJson(model: MessageModel, message: unknown): string {
+  try {
+    return writeMessage(model, message, '');
+  } catch (err) {
+    if (err instanceof JsonFailure) {
+      throw new MesosMessageError(
+        err.missing ? 'MESOS_MISSING_REQUIRED' : 'MESOS_ENCODE_INVALID',
+        model.fullName,
+        `cannot encode ${model.fullName} as JSON: ${err.message}`,
+      );
+    }
+    throw err;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parsing
+
+function jsonKind(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'array';
+  return typeof v === 'object' ? 'object' : typeof v;
+}
+
+function notExpecting(v: unknown, f: FieldModel): JsonFailure {
+  return new JsonFailure(`Not expecting a JSON ${jsonKind(v)} for field '${f.name}'`);
+}
+
+const INT_RANGES: Partial<Record<ScalarKind, [bigint, bigint]>> = {
+  int32: [-(2n ** 31n), 2n ** 31n - 1n],
+  sint32: [-(2n ** 31n), 2n ** 31n - 1n],
+  sfixed32: [-(2n ** 31n), 2n ** 31n - 1n],
+  uint32: [0n, 2n ** 32n - 1n],
+  fixed32: [0n, 2n ** 32n - 1n],
+  int64: [-(2n ** 63n), 2n ** 63n - 1n],
+  sint64: [-(2n ** 63n), 2n ** 63n - 1n],
+  sfixed64: [-(2n ** 63n), 2n ** 63n - 1n],
+  uint64: [0n, 2n ** 64n - 1n],
+  fixed64: [0n, 2n ** 64n - 1n],
+};
+
+const NUMERIC = /^\s*-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?\s*$/;
+const INTEGER = /^\s*-?\d+\s*$/;
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+function readInteger(kind: ScalarKind, v: unknown, f: FieldModel): number | bigint {
+  let n: number | bigint;
+  if (typeof v === 'number') {
+    if (!Number.isInteger(v)) throw new JsonFailure(`Expecting an integer for field '${f.name}', got ${v}`);
+    n = v;
+  } else if (typeof v === 'string') {
+    if (!INTEGER.test(v)) {
+      if (NUMERIC.test(v) && Number.isInteger(Number(v))) n = Number(v);
+      else throw new JsonFailure(`Failed to convert '${v.slice(0, 40)}' to number for field '${f.name}'`);
+    } else {
+      const big = BigInt(v.trim());
+      n =
+        big >= BigInt(Number.MIN_SAFE_INTEGER) && big <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(big) : big;
+    }
+  } else {
+    throw notExpecting(v, f);
+  }
+  const range = INT_RANGES[kind]!;
+  const big = typeof n === 'bigint' ? n : Number.isSafeInteger(n) ? BigInt(n) : undefined;
+  if (big === undefined || big < range[0] || big > range[1])
+    throw new JsonFailure(`Value ${String(n)} is out of range for field '${f.name}' (${kind})`);
+  return n;
+}
+
+function readScalar(kind: ScalarKind, v: unknown, f: FieldModel): unknown {
+  switch (kind) {
+    case 'string':
+      if (typeof v !== 'string') throw notExpecting(v, f);
+      return v;
+    case 'bool':
+      if (typeof v === 'boolean') return v;
+      if (v === 'true' || v === 'false') return v === 'true';
+      throw notExpecting(v, f);
+    case 'double':
+    case 'float':
+      if (typeof v === 'number') return v;
+      if (typeof v === 'string') {
+        if (v === 'Infinity') return Number.POSITIVE_INFINITY;
+        if (v === '-Infinity') return Number.NEGATIVE_INFINITY;
+        if (NUMERIC.test(v)) return Number(v);
+        throw new JsonFailure(`Failed to convert '${v.slice(0, 40)}' to number for field '${f.name}'`);
+      }
+      throw notExpecting(v, f);
+    case 'bytes': {
+      if (typeof v !== 'string') throw notExpecting(v, f);
+      const compact = v.replace(/\s+/g, '');
+      if (!BASE64.test(compact) || compact.replace(/=+$/, '').length % 4 === 1)
+        throw new JsonFailure(`Failed to base64-decode the value of field '${f.name}'`);
+      return new Uint8Array(Buffer.from(compact, 'base64'));
+    }
+    default:
+      return readInteger(kind, v, f);
+  }
+}
+
+interface ParseState {
+  missing: string[];
+}
+
+/** Returns `undefined` for an enum name Mesos would discard. */
+function readValue(f: FieldModel, v: unknown, path: string, st: ParseState): unknown {
+  const val = f.value;
+  if (val.kind === 'message') {
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw notExpecting(v, f);
+    return readMessage(val.message, v as Record<string, unknown>, path, st);
+  }
+  if (val.kind === 'enum') {
+    if (typeof v !== 'string') throw notExpecting(v, f);
+    if (val.enum.byName.has(v)) return v;
+    if (f.rule === 'required') throw new JsonFailure(`Failed to find enum for '${v.slice(0, 80)}'`);
+    return undefined;
+  }
+  return readScalar(val.scalar, v, f);
+}
+
+function setKey(o: Record<string, unknown>, k: string, v: unknown): void {
+  if (k === '__proto__')
+    Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
+  else o[k] = v;
+}
+
+function readMessage(
+  model: MessageModel,
+  json: Record<string, unknown>,
+  where: string,
+  st: ParseState,
+): Record<string, unknown> {
+  const m: Record<string, unknown> = {};
+  for (const f of model.fields) {
+    const path = where ? `${where}.${f.name}` : f.name;
+    const v = Object.hasOwn(json, f.name) ? json[f.name] : undefined;
+    if (v === undefined || v === null) {
+      if (f.rule === 'required') st.missing.push(path);
+      continue;
+    }
+    if (f.rule === 'repeated') {
+      const items = Array.isArray(v) ? v : [v];
+      const out: unknown[] = [];
+      for (const item of items) {
+        if (item === null) throw notExpecting(item, f);
+        const x = readValue(f, item, path, st);
+        if (x !== undefined) out.push(x);
+      }
+      if (out.length > 0) m[f.name] = out;
+    } else if (f.rule === 'map') {
+      if (typeof v !== 'object' || Array.isArray(v)) throw notExpecting(v, f);
+      const out: Record<string, unknown> = {};
+      for (const [k, item] of Object.entries(v)) {
+        if (item === null) continue;
+        const x = readValue(f, item, `${path}.${k}`, st);
+        if (x !== undefined) setKey(out, k, x);
+      }
+      if (Object.keys(out).length > 0) m[f.name] = out;
+    } else {
+      if (Array.isArray(v)) throw notExpecting(v, f);
+      const x = readValue(f, v, path, st);
+      if (x !== undefined) m[f.name] = x;
+      else if (f.rule === 'required') st.missing.push(path);
+    }
+  }
+  return m;
+}
+
+/** Converts an already parsed JSON value (e.g. from `JSON.parse`) into a message. */
+export function messageFromJsonValue(model: MessageModel, json: unknown): Record<string, unknown> {
+  const fail = (code: 'MESOS_JSON_INVALID' | 'MESOS_MISSING_REQUIRED', detail: string): never => {
+    throw new MesosMessageError(
+      code,
+      model.fullName,
+      `Failed to convert JSON into ${model.fullName} protobuf: ${detail}`,
+    );
+  };
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    return fail('MESOS_JSON_INVALID', `Expecting a JSON object, got ${jsonKind(json)}`);
+  }
+  const st: ParseState = { missing: [] };
+  let m: Record<string, unknown>;
+  try {
+    m = readMessage(model, json as Record<string, unknown>, '', st);
+  } catch (err) {
+    if (err instanceof JsonFailure) return fail('MESOS_JSON_INVALID', err.message);
+    if (err instanceof RangeError) return fail('MESOS_JSON_INVALID', 'nesting too deep');
+    throw err;
+  }
+  if (st.missing.length > 0)
+    fail('MESOS_MISSING_REQUIRED', `Missing required fields: ${st.missing.join(', ')}`);
+  return m;
+}
+
+/** Parses Mesos JSON text (a string or UTF-8 bytes) into a message. */
+export function messageFromJson(model: MessageModel, text: string | Uint8Array): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(typeof text === 'string' ? text : textDecoder.decode(text));
+  } catch (err) {
+    const detail = err instanceof Error ? err.message : String(err);
+    throw new MesosMessageError(
+      'MESOS_JSON_SYNTAX',
+      model.fullName,
+      `Failed to parse body into JSON: ${detail}`,
+      {
+        cause: err,
+      },
+    );
+  }
+  return messageFromJsonValue(model, value);
+}
