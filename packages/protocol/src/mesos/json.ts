@@ -28,13 +28,19 @@ const textDecoder = new TextDecoder('utf-8', { fatal: true });
 // ---------------------------------------------------------------------------------------------
 // Serialising
 
-/** Formats a double the way Mesos' rapidjson does: shortest round-trip form, integral values with `.0`. */
+/**
+ * Formats a double as Mesos does: integral values with `.0`, exponents without `+`, infinities
+ * as strings. Other values get the shortest text that reads back as the same double; Mesos'
+ * rapidjson sometimes prints a longer text for the same double (`1795257458.2556239` where this
+ * prints `1795257458.2556238`), which every JSON parser reads as the same value.
+ */
 export function formatDouble(v: number): string {
   if (v === Number.POSITIVE_INFINITY) return '"Infinity"';
   if (v === Number.NEGATIVE_INFINITY) return '"-Infinity"';
   if (Number.isNaN(v)) throw new JsonFailure('NaN cannot be written as JSON');
   if (Number.isInteger(v) && Math.abs(v) < 1e21) return Object.is(v, -0) ? '-0.0' : `${v}.0`;
-  return String(v);
+  // Exponents as rapidjson writes them: `1e21`, `1.5e-7` (JavaScript says `1e+21`).
+  return String(v).replace('e+', 'e');
 }
 
 function toBase64(b: Uint8Array): string {
@@ -298,7 +304,8 @@ export function messageFromJsonValue(model: MessageModel, json: unknown): Record
     throw new MesosMessageError(
       code,
       model.fullName,
-      `Failed to convert JSON into ${model.fullName} protobuf: ${detail}`,
+      // Mesos' own wording, which names the message by its short name (`Call`).
+      `Failed to convert JSON into ${model.fullName.slice(model.fullName.lastIndexOf('.') + 1)} protobuf: ${detail}`,
     );
   };
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
