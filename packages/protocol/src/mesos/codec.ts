@@ -8,8 +8,8 @@
  * const event = schedulerEvent.decode(record, 'protobuf'); // event.type === 'UPDATE', event.update?.status.state, …
  * ```
  */
-import { InvalidOptionsError } from '../errors.js';
-import { messageFromJson, messageFromJsonValue, messageToJson } from './json.js';
+import { InvalidOptionsError, MesosMessageError } from '../errors.js';
+import { findEncodeProblem, messageFromJson, messageFromJsonValue, messageToJson } from './json.js';
 import { protobufCodec } from './protobuf.js';
 import { type MessageModel, messageModel } from './schema.js';
 import type { mesos } from './types.generated.js';
@@ -65,7 +65,7 @@ class Codec<T> implements MessageCodec<T> {
   }
 
   encode(message: T, encoding: MesosEncoding): Uint8Array {
-    if (encoding === 'protobuf') return this.#pb.encode(message);
+    if (encoding === 'protobuf') return this.toProtobuf(message);
     if (encoding === 'json') return textEncoder.encode(messageToJson(this.#model, message));
     throw badEncoding(encoding);
   }
@@ -77,7 +77,26 @@ class Codec<T> implements MessageCodec<T> {
   }
 
   toProtobuf(message: T): Uint8Array {
-    return this.#pb.encode(message);
+    try {
+      return this.#pb.encode(message);
+    } catch (err) {
+      throw this.#withPath(err, message);
+    }
+  }
+
+  /** A protobuf encode error names `Type.field`; find the dotted path from the root instead. */
+  #withPath(err: unknown, message: T): unknown {
+    if (!(err instanceof MesosMessageError)) return err;
+    const problem = findEncodeProblem(this.#model, message);
+    if (!problem) return err;
+    return new MesosMessageError(
+      problem.code,
+      this.typeName,
+      `cannot encode ${this.typeName}: ${problem.detail}`,
+      {
+        cause: err,
+      },
+    );
   }
 
   fromProtobuf(bytes: Uint8Array): T {

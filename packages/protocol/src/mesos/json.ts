@@ -59,6 +59,10 @@ function writeScalar(kind: ScalarKind, v: unknown, where: string): string {
     case 'double':
     case 'float':
       if (typeof v !== 'number') throw new JsonFailure(`${where}: expected a number, got ${describe(v)}`);
+      if (Number.isNaN(v)) {
+        if (checkingOnly) return 'NaN';
+        throw new JsonFailure(`${where}: NaN cannot be written as JSON`);
+      }
       return formatDouble(v);
     case 'bool':
       if (typeof v !== 'boolean') throw new JsonFailure(`${where}: expected a boolean, got ${describe(v)}`);
@@ -70,12 +74,21 @@ function writeScalar(kind: ScalarKind, v: unknown, where: string): string {
       if (!(v instanceof Uint8Array))
         throw new JsonFailure(`${where}: expected a Uint8Array, got ${describe(v)}`);
       return `"${toBase64(v)}"`;
-    default:
-      // Integers of every width: exact digits, from a number or a bigint.
-      if (typeof v === 'bigint') return v.toString();
-      if (typeof v !== 'number' || !Number.isInteger(v))
+    default: {
+      // Integers of every width: exact digits, from a number or a bigint, within the field's range.
+      if (typeof v !== 'bigint' && (typeof v !== 'number' || !Number.isInteger(v)))
         throw new JsonFailure(`${where}: expected an integer, got ${describe(v)}`);
-      return String(v);
+      const range = INT_RANGES[kind]!;
+      if (typeof v === 'number' && Number.isSafeInteger(v)) {
+        if (v < Number(range[0]) || v > Number(range[1]))
+          throw new JsonFailure(`${where}: ${v} is out of range (${kind})`);
+        return String(v);
+      }
+      const big = BigInt(v);
+      if (big < range[0] || big > range[1])
+        throw new JsonFailure(`${where}: ${big} is out of range (${kind})`);
+      return big.toString();
+    }
   }
 }
 
@@ -130,6 +143,32 @@ function writeMessage(model: MessageModel, m: unknown, where: string): string {
 }
 
 /** Serialises a message to Mesos' JSON text. */
+/** True while `findEncodeProblem` walks a message for the protobuf encoder (NaN is fine there). */
+let checkingOnly = false;
+
+/**
+ * Walks a message with the JSON writer's checks to name what cannot be encoded, by its dotted
+ * path from the root (`subscribe.framework_info.user`). The protobuf encoder only knows
+ * `Type.field`, so the codec asks this when a protobuf encode fails; a success costs nothing.
+ */
+export function findEncodeProblem(
+  model: MessageModel,
+  message: unknown,
+): { code: 'MESOS_MISSING_REQUIRED' | 'MESOS_ENCODE_INVALID'; detail: string } | undefined {
+  checkingOnly = true;
+  try {
+    writeMessage(model, message, '');
+    return undefined;
+  } catch (err) {
+    if (err instanceof JsonFailure) {
+      return { code: err.missing ? 'MESOS_MISSING_REQUIRED' : 'MESOS_ENCODE_INVALID', detail: err.message };
+    }
+    return undefined;
+  } finally {
+    checkingOnly = false;
+  }
+}
+
 export function messageToJson(model: MessageModel, message: unknown): string {
   try {
     return writeMessage(model, message, '');
@@ -141,6 +180,15 @@ export function messageToJson(model: MessageModel, message: unknown): string {
         `cannot encode ${model.fullName} as JSON: ${err.message}`,
       );
     }
+    // A cyclic or absurdly deep message, as the protobuf encoder reports it.
+    if (err instanceof RangeError) {
+      throw new MesosMessageError(
+        'MESOS_ENCODE_INVALID',
+        model.fullName,
+        `cannot encode ${model.fullName} as JSON: ${err}`,
+        { cause: err },
+      );
+    }
     throw err;
   }
 }
@@ -148,7 +196,32 @@ export function messageToJson(model: MessageModel, message: unknown): string {
 // ---------------------------------------------------------------------------------------------
 // Parsing
 
+/**
+ * `JSON.parse` rounds integers beyond 2^53, but Mesos prints 64-bit integers as bare numbers
+ * (`TimeInfo.nanoseconds` ≈ 1.7e18). Before parsing, integer literals of 16 or more digits
+ * outside strings are turned into strings that start with a mark (a NUL, which JSON text can
+ * only hold escaped, then `mesoskit:int:`), and the integer readers take them back exactly.
+ * Every other reader treats a marked string as the number it was.
+ */
+const MAYBE_LONG_INTEGER = /\d{16}/;
+/** The mark of a long integer literal: a string can only start so if its text escaped all of it. */
+const LONG_MARK = '\u0000mesoskit:int:';
+const LONG_INTEGER = /"(?:[^"\\]|\\.)*"|(?<![\w.+-])-?\d{16,}(?![\w.])/g;
+
+function keepLongIntegers(text: string): string {
+  if (!MAYBE_LONG_INTEGER.test(text)) return text;
+  return text.replace(LONG_INTEGER, (t) => (t.charCodeAt(0) === 34 ? t : `"\\u0000mesoskit:int:${t}"`));
+}
+
+/** The digits of a marked long integer literal, or `undefined`. */
+function bareDigits(v: unknown): string | undefined {
+  return typeof v === 'string' && v.charCodeAt(0) === 0 && v.startsWith(LONG_MARK)
+    ? v.slice(LONG_MARK.length)
+    : undefined;
+}
+
 function jsonKind(v: unknown): string {
+  if (bareDigits(v) !== undefined) return 'number';
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'array';
   return typeof v === 'object' ? 'object' : typeof v;
@@ -177,9 +250,11 @@ const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 function readInteger(kind: ScalarKind, v: unknown, f: FieldModel): number | bigint {
   let n: number | bigint;
+  v = bareDigits(v) ?? v;
   if (typeof v === 'number') {
     if (!Number.isInteger(v)) throw new JsonFailure(`Expecting an integer for field '${f.name}', got ${v}`);
-    n = v;
+    // An integral number beyond 2^53 given as a value (not text) is taken as the double it is.
+    n = Number.isSafeInteger(v) ? v : BigInt(v);
   } else if (typeof v === 'string') {
     if (!INTEGER.test(v)) {
       if (NUMERIC.test(v) && Number.isInteger(Number(v))) n = Number(v);
@@ -202,7 +277,7 @@ function readInteger(kind: ScalarKind, v: unknown, f: FieldModel): number | bigi
 function readScalar(kind: ScalarKind, v: unknown, f: FieldModel): unknown {
   switch (kind) {
     case 'string':
-      if (typeof v !== 'string') throw notExpecting(v, f);
+      if (typeof v !== 'string' || bareDigits(v) !== undefined) throw notExpecting(v, f);
       return v;
     case 'bool':
       if (typeof v === 'boolean') return v;
@@ -211,6 +286,7 @@ function readScalar(kind: ScalarKind, v: unknown, f: FieldModel): unknown {
     case 'double':
     case 'float':
       if (typeof v === 'number') return v;
+      if (bareDigits(v) !== undefined) return Number(bareDigits(v));
       if (typeof v === 'string') {
         if (v === 'Infinity') return Number.POSITIVE_INFINITY;
         if (v === '-Infinity') return Number.NEGATIVE_INFINITY;
@@ -219,7 +295,7 @@ function readScalar(kind: ScalarKind, v: unknown, f: FieldModel): unknown {
       }
       throw notExpecting(v, f);
     case 'bytes': {
-      if (typeof v !== 'string') throw notExpecting(v, f);
+      if (typeof v !== 'string' || bareDigits(v) !== undefined) throw notExpecting(v, f);
       const compact = v.replace(/\s+/g, '');
       if (!BASE64.test(compact) || compact.replace(/=+$/, '').length % 4 === 1)
         throw new JsonFailure(`Failed to base64-decode the value of field '${f.name}'`);
@@ -242,7 +318,7 @@ function readValue(f: FieldModel, v: unknown, path: string, st: ParseState): unk
     return readMessage(val.message, v as Record<string, unknown>, path, st);
   }
   if (val.kind === 'enum') {
-    if (typeof v !== 'string') throw notExpecting(v, f);
+    if (typeof v !== 'string' || bareDigits(v) !== undefined) throw notExpecting(v, f);
     if (val.enum.byName.has(v)) return v;
     if (f.rule === 'required') throw new JsonFailure(`Failed to find enum for '${v.slice(0, 80)}'`);
     return undefined;
@@ -281,10 +357,12 @@ function readMessage(
       if (out.length > 0) m[f.name] = out;
     } else if (f.rule === 'map') {
       if (typeof v !== 'object' || Array.isArray(v)) throw notExpecting(v, f);
+      // Mesos sees a map as repeated entries { key, value }: errors in a value name field 'value'.
+      const entry: FieldModel = { ...f, name: 'value' };
       const out: Record<string, unknown> = {};
       for (const [k, item] of Object.entries(v)) {
         if (item === null) continue;
-        const x = readValue(f, item, `${path}.${k}`, st);
+        const x = readValue(entry, item, `${path}.${k}`, st);
         if (x !== undefined) setKey(out, k, x);
       }
       if (Object.keys(out).length > 0) m[f.name] = out;
@@ -329,7 +407,7 @@ export function messageFromJsonValue(model: MessageModel, json: unknown): Record
 export function messageFromJson(model: MessageModel, text: string | Uint8Array): Record<string, unknown> {
   let value: unknown;
   try {
-    value = JSON.parse(typeof text === 'string' ? text : textDecoder.decode(text));
+    value = JSON.parse(keepLongIntegers(typeof text === 'string' ? text : textDecoder.decode(text)));
   } catch (err) {
     const detail = err instanceof Error ? err.message : String(err);
     throw new MesosMessageError(

@@ -214,7 +214,8 @@ function sint64(r: Reader): number | bigint {
   const hi = r.hi >>> 1;
   if (!neg) return toUnsigned(lo, hi);
   const mag = toUnsigned(lo, hi);
-  return typeof mag === 'number' ? -mag - 1 : -mag - 1n;
+  // -(2^53-1) - 1 = -2^53 is no longer a safe integer: a bigint then, like every other kind.
+  return typeof mag === 'number' && mag < Number.MAX_SAFE_INTEGER ? -mag - 1 : -BigInt(mag) - 1n;
 }
 
 function bool(r: Reader): boolean {
@@ -308,7 +309,10 @@ function bytes(r: Reader, end: number): Uint8Array {
   const p = r.p;
   r.p = e;
   // A copy: decoded messages must not pin (or alias) the network buffer they came from.
-  return r.b.slice(p, e);
+  // (Not `r.b.slice`: on a Node `Buffer` that is a view, and a `Buffer`, not a `Uint8Array`.)
+  const out = new Uint8Array(e - p);
+  out.set(r.b.subarray(p, e));
+  return out;
 }
 
 function skip(r: Reader, tag: number, end: number): void {
@@ -399,9 +403,10 @@ function encodeFail(message: string): never {
 /** Splits an integer (number or bigint) into two's-complement 32-bit halves, checking its range. */
 function halves(v: unknown, signed: boolean, where: string): [number, number] {
   if (typeof v === 'number') {
-    if (!Number.isSafeInteger(v)) encodeFail(`${where}: expected an integer, got ${v}`);
-    if (v >= 0) return [v >>> 0, Math.floor(v / TWO_32) >>> 0];
-    if (!signed) encodeFail(`${where}: expected an unsigned integer, got ${v}`);
+    if (!Number.isInteger(v)) encodeFail(`${where}: expected an integer, got ${v}`);
+    if (v >= 0 && v <= Number.MAX_SAFE_INTEGER) return [v >>> 0, Math.floor(v / TWO_32) >>> 0];
+    if (v < 0 && !signed) encodeFail(`${where}: expected an unsigned integer, got ${v}`);
+    // Negative, or integral beyond 2^53 (e.g. Date.now() * 1e6): exact through bigint.
     v = BigInt(v);
   }
   if (typeof v === 'bigint') {
@@ -776,13 +781,14 @@ class Generator {
     for (const f of m.fields) {
       const kind = f.value.kind === 'scalar' ? f.value.scalar : f.value.kind;
       const wt = wireTypeOf(kind);
-      const tag = (f.id << 3) | wt;
+      // `* 8`, not `<< 3`: field numbers reach 2^29-1 and `<<` would overflow into the sign bit.
+      const tag = f.id * 8 + wt;
       const name = JSON.stringify(f.name);
       if (f.rule === 'map') {
         const keyTag = (1 << 3) | wireTypeOf(f.keyType!);
         const valTag = (2 << 3) | wt;
         o.push(
-          `      case ${(f.id << 3) | WIRE_LEN}: {`,
+          `      case ${f.id * 8 + WIRE_LEN}: {`,
           '        const outer = end; const e2 = H.len(r, outer);',
           `        let k = ${zeroOf(f, true)}, v = ${zeroOf(f, false)};`,
           '        { const end = e2; while (r.p < end) { const t2 = H.u32(r);',
@@ -805,14 +811,21 @@ class Generator {
           f.value.kind === 'enum'
             ? `{ const x = ${read}; if (x !== undefined) a.push(x); }`
             : `a.push(${read});`;
-        o.push(`      case ${tag}: { const a = m[${name}] || (m[${name}] = []); ${push} break; }`);
+        // The array is created only once it has an element (an unknown enum number or an empty
+        // packed run leaves the field unset, as everywhere else).
+        o.push(
+          f.value.kind === 'enum'
+            ? `      case ${tag}: { const x = ${read}; if (x !== undefined) (m[${name}] || (m[${name}] = [])).push(x); break; }`
+            : `      case ${tag}: { const a = m[${name}] || (m[${name}] = []); ${push} break; }`,
+        );
         if (wt !== WIRE_LEN) {
           // Packed encoding of a repeated scalar: accept it too.
           o.push(
-            `      case ${(f.id << 3) | WIRE_LEN}: {`,
-            `        const a = m[${name}] || (m[${name}] = []); const e2 = H.len(r, end);`,
+            `      case ${f.id * 8 + WIRE_LEN}: {`,
+            `        const a = m[${name}] || []; const e2 = H.len(r, end);`,
             `        while (r.p < e2) ${push}`,
             "        if (r.p !== e2) H.fail('packed field overruns its length');",
+            `        if (a.length > 0) m[${name}] = a;`,
             '        break;',
             '      }',
           );
@@ -848,7 +861,7 @@ class Generator {
     for (const f of m.fieldsByNumber) {
       const kind = f.value.kind === 'scalar' ? f.value.scalar : f.value.kind;
       const where = JSON.stringify(`${m.fullName}.${f.name}`);
-      const tag = (f.id << 3) | (f.rule === 'map' ? WIRE_LEN : wireTypeOf(kind));
+      const tag = f.id * 8 + (f.rule === 'map' ? WIRE_LEN : wireTypeOf(kind));
       o.push(`  v = m.${f.name};`);
       if (f.rule === 'map') {
         const keyWrite = `${WRITE[f.keyType!]}(w, ${f.keyType === 'string' ? 'k' : 'H.mapKey(k)'}, ${where});`;
