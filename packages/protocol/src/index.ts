@@ -24,9 +24,25 @@
  * @packageDocumentation
  */
 
+export type {
+  DecodeEnvelopeOptions,
+  EnvelopeInit,
+  LaunchEnvelope,
+  MessageEnvelope,
+  MessageKind,
+  ResultEnvelope,
+} from './envelope.js';
 /** The version of mesoskit's own envelopes (`v` in launch, result and message envelopes). */
-export const PROTOCOL_VERSION = 1;
-
+export {
+  decodeLaunchEnvelope,
+  decodeMessageEnvelope,
+  decodeResultEnvelope,
+  ENVELOPE_VERSION as PROTOCOL_VERSION,
+  ENVELOPE_VERSION,
+  encodeLaunchEnvelope,
+  encodeMessageEnvelope,
+  encodeResultEnvelope,
+} from './envelope.js';
 export type {
   EnvelopeErrorCode,
   MesosMessageErrorCode,
@@ -42,6 +58,16 @@ export {
   RecordIOError,
   ResourceError,
 } from './errors.js';
+export type { ToWireFailureOptions, WireFailure } from './failure.js';
+export {
+  DEFAULT_MAX_CAUSE_DEPTH,
+  FAILURE_SUMMARY_LENGTH,
+  failureSummary,
+  MAX_CAUSE_DEPTH,
+  MAX_FAILURE_TEXT_LENGTH,
+  parseWireFailure,
+  toWireFailure,
+} from './failure.js';
 export type { MesosEncoding, MessageCodec } from './mesos/codec.js';
 export {
   codecFor,
@@ -53,6 +79,10 @@ export {
   schedulerEvent,
 } from './mesos/codec.js';
 export type { Int64, mesos } from './mesos/types.generated.js';
+export {
+  DEFAULT_MAX_BYTES as DEFAULT_MAX_ENVELOPE_BYTES,
+  MAX_DEPTH as MAX_ENVELOPE_DEPTH,
+} from './msgpack.js';
 export type { ReadRecordsOptions, RecordIODecoderOptions, RecordIOSource } from './record-io.js';
 export {
   DEFAULT_MAX_RECORD_BYTES,
@@ -86,6 +116,13 @@ export {
   subtractResources,
   validateResources,
 } from './resources.js';
+export type { DefineTaskOptions, TaskDefinition, TaskInput, TaskOutput, TaskResources } from './task.js';
+export {
+  DEFAULT_TASK_RESOURCES,
+  DEFAULT_TASK_VERSION,
+  defineTask,
+  MAX_TASK_NAME_LENGTH,
+} from './task.js';
 
 import type { mesos } from './mesos/types.generated.js';
 

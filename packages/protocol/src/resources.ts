@@ -21,13 +21,12 @@
  * @module
  */
 
-import type { mesos } from './mesos/types.generated.js';
 import { InvalidOptionsError, ResourceError } from './errors.js';
+import type { mesos } from './mesos/types.generated.js';
 
+/** A Mesos `Resource` (`mesos.v1.Resource`), the shape every function here takes and returns. */
 export type Resource = mesos.v1.Resource;
 type Range = mesos.v1.Value.Range;
-type ReservationInfo = mesos.v1.Resource.ReservationInfo;
-// End of the block replaced by the generated mesos.v1 types
 
 /** A predicate selecting resources, e.g. `(r) => r.allocation_info?.role === 'eng'`. */
 export type ResourceFilter = (resource: Resource) => boolean;

@@ -300,7 +300,10 @@ function string(r: Reader, end: number): string {
     }
     return s;
   }
-  r.s ??= Buffer.from(r.b.buffer, r.b.byteOffset, r.b.byteLength) as Utf8Buffer;
+  // Records from a Node stream already are Buffers; anything else gets a view once per decode.
+  r.s ??= (
+    Buffer.isBuffer(r.b) ? r.b : Buffer.from(r.b.buffer, r.b.byteOffset, r.b.byteLength)
+  ) as Utf8Buffer;
   return r.s.utf8Slice(p, e);
 }
 
@@ -310,8 +313,13 @@ function bytes(r: Reader, end: number): Uint8Array {
   r.p = e;
   // A copy: decoded messages must not pin (or alias) the network buffer they came from.
   // (Not `r.b.slice`: on a Node `Buffer` that is a view, and a `Buffer`, not a `Uint8Array`.)
-  const out = new Uint8Array(e - p);
-  out.set(r.b.subarray(p, e));
+  const n = e - p;
+  const out = new Uint8Array(n);
+  if (n <= 32) {
+    // Short values (status uuids are 16 bytes): a loop beats making a subarray to copy from.
+    const b = r.b;
+    for (let i = 0; i < n; i++) out[i] = b[p + i]!;
+  } else out.set(r.b.subarray(p, e));
   return out;
 }
 
@@ -752,12 +760,18 @@ class Generator {
       this.decoder(m, i);
       this.encoder(m, i);
     }
-    const source = `${this.out.join('\n')}\nreturn { d: d${rootId}, e: e${rootId} };`;
+    // Helpers become local constants of the factory, so generated code calls them directly
+    // (`H.len(…)` is rewritten to `H_len(…)`) instead of loading a property each time.
+    const h: Record<string, unknown> = { ...helpers, zz32: (n: number) => (n >>> 1) ^ -(n & 1) };
+    const names = Object.keys(h);
+    const prelude = `const { ${names.map((n) => `${n}: H_${n}`).join(', ')} } = H;`;
+    const body = this.out.join('\n').replace(/\bH\.(\w+)/g, 'H_$1');
+    const source = `${prelude}\n${body}\nreturn { d: d${rootId}, e: e${rootId} };`;
     const factory = new Function('H', 'EN', source) as (
       h: unknown,
       en: unknown[],
     ) => { d: (r: Reader, end: number) => unknown; e: (w: Writer, m: unknown) => void };
-    const { d, e } = factory({ ...helpers, zz32: (n: number) => (n >>> 1) ^ -(n & 1) }, this.enumTables);
+    const { d, e } = factory(h, this.enumTables);
     return wrap(root.fullName, d, e);
   }
 
