@@ -364,6 +364,7 @@ function setKey(o: Record<string, unknown>, k: string, v: unknown): void {
 
 // --- writing
 
+const EMPTY = new Uint8Array(0);
 const INITIAL_WRITER_BYTES = 4096;
 /** A shared writer's buffer above this size is dropped after use, so one huge message does not pin memory. */
 const MAX_RETAINED_WRITER_BYTES = 1 << 20;
@@ -766,7 +767,10 @@ class Generator {
     const names = Object.keys(h);
     const prelude = `const { ${names.map((n) => `${n}: H_${n}`).join(', ')} } = H;`;
     const body = this.out.join('\n').replace(/\bH\.(\w+)/g, 'H_$1');
-    const source = `${prelude}\n${body}\nreturn { d: d${rootId}, e: e${rootId} };`;
+    // Enum tables too: EN_0 (number → name), EN_1 (name → number), … for each enum in use.
+    const tables = this.enumTables.map((_, i) => `EN_${i} = EN[${i}]`);
+    const enumPrelude = tables.length > 0 ? `const ${tables.join(', ')};` : '';
+    const source = `${prelude}\n${enumPrelude}\n${body}\nreturn { d: d${rootId}, e: e${rootId} };`;
     const factory = new Function('H', 'EN', source) as (
       h: unknown,
       en: unknown[],
@@ -778,7 +782,7 @@ class Generator {
   private readValue(f: FieldModel): string {
     const v = f.value;
     if (v.kind === 'message') return `d${this.idOf(v.message)}(r, H.len(r, end))`;
-    if (v.kind === 'enum') return `EN[${this.enumOf(f) * 2}][H.u32(r) | 0]`;
+    if (v.kind === 'enum') return `EN_${this.enumOf(f) * 2}[H.u32(r) | 0]`;
     return READ[v.scalar];
   }
 
@@ -864,7 +868,7 @@ class Generator {
       return `{ if (H.notObject(${v})) H.encodeFail(${where} + ': expected an object, got ' + H.describe(${v})); const s = H.begin(w); e${this.idOf(val.message)}(w, ${v}); H.finish(w, s); }`;
     }
     if (val.kind === 'enum') {
-      return `{ const n = typeof ${v} === 'string' ? EN[${this.enumOf(f) * 2 + 1}][${v}] : undefined; if (n === undefined) H.encodeFail(${where} + ': ' + H.describe(${v}) + ' is not a ${val.enum.fullName} name'); H.wint32(w, n, ${where}); }`;
+      return `{ const n = typeof ${v} === 'string' ? EN_${this.enumOf(f) * 2 + 1}[${v}] : undefined; if (n === undefined) H.encodeFail(${where} + ': ' + H.describe(${v}) + ' is not a ${val.enum.fullName} name'); H.wint32(w, n, ${where}); }`;
     }
     return `${WRITE[val.scalar]}(w, ${v}, ${where});`;
   }
@@ -925,14 +929,24 @@ function wrap(
   d: (r: Reader, end: number) => unknown,
   e: (w: Writer, m: unknown) => void,
 ): Compiled {
+  const reader: Reader = { b: EMPTY, p: 0, l: 0, lo: 0, hi: 0, s: undefined };
   let shared: Writer | undefined = { b: new Uint8Array(INITIAL_WRITER_BYTES), p: 0 };
   return {
     decode(input: Uint8Array): unknown {
-      const r: Reader = { b: input, p: 0, l: input.length, lo: 0, hi: 0, s: undefined };
+      // Decoding runs no foreign code, so one reader per codec serves every call; it drops
+      // its reference to the input afterwards so nothing is pinned.
+      const r = reader;
+      r.b = input;
+      r.p = 0;
+      r.l = input.length;
+      r.s = undefined;
       try {
         return d(r, input.length);
       } catch (err) {
         throw decodeError(typeName, err);
+      } finally {
+        r.b = EMPTY;
+        r.s = undefined;
       }
     },
     encode(message: unknown): Uint8Array {
