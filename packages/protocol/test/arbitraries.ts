@@ -537,3 +537,18 @@ export function messageDiff(actual: unknown, expected: unknown, path = '$'): str
   }
   return undefined;
 }
+
+/** A protobuf varint (any 64-bit value, two's complement for negatives), for hand-built bytes. */
+export function varint(v: number | bigint): number[] {
+  let n = BigInt.asUintN(64, BigInt(v));
+  const out: number[] = [];
+  while (n > 127n) {
+    out.push(Number(n & 127n) | 128);
+    n >>= 7n;
+  }
+  out.push(Number(n));
+  return out;
+}
+
+/** A protobuf field tag. */
+export const tag = (field: number, wireType: number): number[] => varint(field * 8 + wireType);

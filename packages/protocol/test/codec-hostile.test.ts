@@ -19,7 +19,9 @@ import {
   scaledRuns,
   scaledTimeout,
   setOwn,
+  tag,
   typeValues,
+  varint,
   withJsonDefaults,
 } from './arbitraries.js';
 
@@ -92,17 +94,6 @@ function checkDecode(c: MessageCodec<Message>, bytes: Uint8Array): 'ok' | 'error
 // ---------------------------------------------------------------------------------------------
 // Wire helpers
 
-function varint(v: number | bigint): number[] {
-  let n = BigInt.asUintN(64, BigInt(v));
-  const out: number[] = [];
-  while (n > 127n) {
-    out.push(Number(n & 127n) | 128);
-    n >>= 7n;
-  }
-  out.push(Number(n));
-  return out;
-}
-const tag = (field: number, wireType: number): number[] => varint(field * 8 + wireType);
 const ld = (field: number, body: number[]): number[] => [...tag(field, 2), ...varint(body.length), ...body];
 const utf8 = (s: string): number[] => [...new TextEncoder().encode(s)];
 

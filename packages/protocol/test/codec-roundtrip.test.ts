@@ -17,12 +17,7 @@ import {
   schedulerEvent,
 } from '../src/mesos/codec.js';
 import { protobufCodec } from '../src/mesos/protobuf.js';
-import {
-  allMessageTypeNames,
-  type FieldModel,
-  type MessageModel,
-  type ScalarKind,
-} from '../src/mesos/schema.js';
+import { allMessageTypeNames, modelOfType } from '../src/mesos/schema.js';
 import {
   type Message,
   messageArbitrary,
@@ -33,7 +28,9 @@ import {
   scaledTimeout,
   setOwn,
   subMessageField,
+  tag,
   typeValues,
+  varint,
   withJsonDefaults,
 } from './arbitraries.js';
 
@@ -69,17 +66,6 @@ const ALL_TYPES = allMessageTypeNames();
 // ---------------------------------------------------------------------------------------------
 // Wire-format helpers for hand-built protobuf
 
-function varint(v: number | bigint): number[] {
-  let n = BigInt.asUintN(64, BigInt(v));
-  const out: number[] = [];
-  while (n > 127n) {
-    out.push(Number(n & 127n) | 128);
-    n >>= 7n;
-  }
-  out.push(Number(n));
-  return out;
-}
-const tag = (field: number, wireType: number): number[] => varint(field * 8 + wireType);
 const utf8 = (s: string): number[] => [...new TextEncoder().encode(s)];
 const ld = (field: number, body: number[]): number[] => [...tag(field, 2), ...varint(body.length), ...body];
 const vi = (field: number, v: number | bigint): number[] => [...tag(field, 0), ...varint(v)];
@@ -411,47 +397,11 @@ message Scalars {
 }
 `;
 
-/** A MessageModel built from a protobufjs type the way `schema.ts` builds Mesos' (test-only). */
-function modelOf(t: protobuf.Type, seen = new Map<string, MessageModel>()): MessageModel {
-  const fullName = t.fullName.slice(1);
-  const existing = seen.get(fullName);
-  if (existing) return existing;
-  const fields: FieldModel[] = [];
-  const model: MessageModel = { fullName, fields, fieldsByNumber: [], requiredFields: [] };
-  seen.set(fullName, model);
-  for (const f of t.fieldsArray) {
-    const rt = f.resolvedType;
-    let value: FieldModel['value'];
-    if (rt instanceof protobuf.Type) value = { kind: 'message', message: modelOf(rt, seen) };
-    else if (rt instanceof protobuf.Enum) {
-      const byName = new Map(Object.entries(rt.values));
-      const byNumber = new Map<number, string>();
-      for (const [name, n] of byName) if (!byNumber.has(n)) byNumber.set(n, name);
-      value = { kind: 'enum', enum: { fullName: rt.fullName.slice(1), byName, byNumber } };
-    } else value = { kind: 'scalar', scalar: f.type as ScalarKind };
-    const isMap = f instanceof protobuf.MapField;
-    fields.push({
-      name: f.name,
-      id: f.id,
-      rule: isMap ? 'map' : f.repeated ? 'repeated' : f.required ? 'required' : 'optional',
-      defaultValue: undefined,
-      deprecated: false,
-      value,
-      keyType: isMap ? (f.keyType as ScalarKind) : undefined,
-    });
-  }
-  Object.assign(model, {
-    fieldsByNumber: [...fields].sort((a, b) => a.id - b.id),
-    requiredFields: fields.filter((f) => f.rule === 'required'),
-  });
-  return model;
-}
-
 describe('every protobuf wire kind (test-only schema) against protobufjs', () => {
   const root = protobuf.parse(SCALARS_PROTO, { keepCase: true }).root;
   root.resolveAll();
   const T = root.lookupType('mesoskit.test.Scalars');
-  const model = modelOf(T);
+  const model = modelOfType(T, new Map());
   const pb = protobufCodec(model);
   const arb = modelArbitrary(model, { depth: 2, prototypeKeys: false, large: false });
 

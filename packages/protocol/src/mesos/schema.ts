@@ -100,19 +100,23 @@ function defaultOf(f: protobuf.Field): unknown {
   return d;
 }
 
-function build(t: protobuf.Type): MessageModel {
+/**
+ * The model of a protobufjs message type, built once per `cache` (the Mesos schema uses the
+ * module's own; tests pass their own for test-only protos).
+ */
+export function modelOfType(t: protobuf.Type, cache: Map<string, MessageModel>): MessageModel {
   const fullName = t.fullName.slice(1);
-  const existing = messages.get(fullName);
+  const existing = cache.get(fullName);
   if (existing) return existing;
   const fields: FieldModel[] = [];
   // Register before resolving fields so recursive types (ContainerID.parent) terminate.
   const model: MessageModel = { fullName, fields, fieldsByNumber: [], requiredFields: [] };
-  messages.set(fullName, model);
+  cache.set(fullName, model);
   for (const f of t.fieldsArray) {
     const rt = f.resolvedType;
     const value: ValueType =
       rt instanceof protobuf.Type
-        ? { kind: 'message', message: build(rt) }
+        ? { kind: 'message', message: modelOfType(rt, cache) }
         : rt instanceof protobuf.Enum
           ? { kind: 'enum', enum: enumModel(rt) }
           : { kind: 'scalar', scalar: f.type as ScalarKind };
@@ -144,7 +148,7 @@ export function messageModel(fullName: string): MessageModel {
   } catch (cause) {
     throw new InvalidOptionsError(`unknown Mesos message type '${fullName}'`, { cause });
   }
-  return build(t);
+  return modelOfType(t, messages);
 }
 
 /** The full names of every message type in the schema (for tests and tooling). */
