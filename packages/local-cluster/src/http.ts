@@ -1,0 +1,161 @@
+/**
+ * HTTP plumbing shared by the master's and the agent's endpoints, reproducing libprocess and
+ * Mesos byte for byte where clients can tell: error bodies are `text/plain; charset=utf-8`
+ * without a trailing newline, accepted calls are `202` with `Content-Length: 0`, streams are
+ * chunked with exactly one RecordIO record per chunk.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { encodeRecord, MEDIA_TYPES, type MesosEncoding } from '@mesoskit/protocol';
+
+/** Largest request body accepted (Mesos accepts at least 12 MB; a bigger one gets 413). */
+export const MAX_BODY_BYTES = 64 * 1024 * 1024;
+
+export class BodyTooLargeError extends Error {}
+
+/** Reads a request body, failing once it exceeds `limit` bytes (without buffering the rest). */
+export function readBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        req.removeAllListeners('data');
+        req.resume();
+        reject(new BodyTooLargeError(`Request body is larger than ${limit} bytes`));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)));
+    req.on('error', reject);
+  });
+}
+
+/** Sends a plain-text response the way libprocess does. */
+export function sendText(
+  res: ServerResponse,
+  status: number,
+  body: string,
+  headers: Record<string, string> = {},
+): void {
+  const bytes = Buffer.from(body);
+  res.writeHead(status, {
+    ...headers,
+    'Content-Type': 'text/plain; charset=utf-8',
+    'Content-Length': String(bytes.length),
+  });
+  res.end(bytes);
+}
+
+/** `202 Accepted` with an empty body. */
+export function sendAccepted(res: ServerResponse): void {
+  res.writeHead(202, { 'Content-Length': '0' });
+  res.end();
+}
+
+/** `200 OK` with an empty body (UPDATE_FRAMEWORK). */
+export function sendOk(res: ServerResponse): void {
+  res.writeHead(200, { 'Content-Length': '0' });
+  res.end();
+}
+
+/** `405` for anything but POST, with Mesos' exact body. */
+export function sendMethodNotAllowed(res: ServerResponse, method: string | undefined): void {
+  sendText(res, 405, `405 Method Not Allowed. Expecting one of { 'POST' }, but received '${method ?? ''}'.`, {
+    Allow: 'POST',
+  });
+}
+
+/** A rejection: the status and body to send. */
+export interface HttpRejection {
+  status: number;
+  body: string;
+}
+
+/**
+ * The request encoding from `Content-Type`, compared exactly as Mesos does (§1.2): missing →
+ * 400, anything but the two media types (parameters included) → 415.
+ */
+export function requestEncoding(contentType: string | undefined): MesosEncoding | HttpRejection {
+  if (contentType === undefined) return { status: 400, body: "Expecting 'Content-Type' to be present" };
+  if (contentType === MEDIA_TYPES.json) return 'json';
+  if (contentType === MEDIA_TYPES.protobuf) return 'protobuf';
+  return { status: 415, body: "Expecting 'Content-Type' of application/json or application/x-protobuf" };
+}
+
+/** The 406 Mesos sends when `Accept` allows neither encoding. */
+export const NOT_ACCEPTABLE: HttpRejection = {
+  status: 406,
+  body: "Expecting 'Accept' to allow 'application/x-protobuf' or 'application/json'",
+};
+
+/**
+ * The response encoding from `Accept` (§1.2): absent → JSON; entries split on `,` and `;`,
+ * matched case-insensitively on `type/subtype`, `type/*`, `*\/*`; `q=0` excludes; JSON wins
+ * whenever it is acceptable at all. `undefined` means 406.
+ */
+export function responseEncoding(accept: string | undefined): MesosEncoding | undefined {
+  if (accept === undefined || accept.trim() === '') return 'json';
+  const entries = accept.split(',').map((entry) => {
+    const [range = '', ...params] = entry.split(';').map((p) => p.trim().toLowerCase());
+    let q = 1;
+    for (const p of params) {
+      const m = /^q\s*=\s*([0-9.]+)$/.exec(p);
+      if (m) q = Number(m[1]);
+    }
+    return { range, q };
+  });
+  const acceptable = (mediaType: string): boolean => {
+    const [type] = mediaType.split('/');
+    for (const candidate of [mediaType, `${type}/*`, '*/*']) {
+      const hit = entries.find((e) => e.range === candidate);
+      if (hit) return hit.q > 0;
+    }
+    return false;
+  };
+  if (acceptable(MEDIA_TYPES.json)) return 'json';
+  if (acceptable(MEDIA_TYPES.protobuf)) return 'protobuf';
+  return undefined;
+}
+
+/**
+ * A streaming `200` response of RecordIO records: chunked, one record per chunk (one write
+ * each), as libprocess does and some clients rely on.
+ */
+export class RecordIOResponse {
+  readonly encoding: MesosEncoding;
+  #res: ServerResponse;
+  #ended = false;
+
+  constructor(res: ServerResponse, encoding: MesosEncoding, headers: Record<string, string> = {}) {
+    this.encoding = encoding;
+    this.#res = res;
+    res.writeHead(200, { ...headers, 'Content-Type': MEDIA_TYPES[encoding] });
+    res.flushHeaders();
+  }
+
+  /** True once the stream ended or the client went away. */
+  get closed(): boolean {
+    return this.#ended || this.#res.destroyed || this.#res.writableEnded;
+  }
+
+  /** Writes one record (an already encoded message). Returns false if the stream is closed. */
+  send(record: Uint8Array): boolean {
+    if (this.closed) return false;
+    this.#res.write(encodeRecord(record));
+    return true;
+  }
+
+  /** Ends the stream with the terminating zero-length chunk (the connection stays open). */
+  end(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    if (!this.#res.writableEnded) this.#res.end();
+  }
+
+  /** Called when the client disconnects (socket closed) or the stream ends. */
+  onClose(fn: () => void): void {
+    this.#res.once('close', fn);
+  }
+}
