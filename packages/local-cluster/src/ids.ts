@@ -58,10 +58,12 @@ export function randomUuidBytes(): Uint8Array {
   return Uint8Array.from(Buffer.from(hex, 'hex'));
 }
 
-/** True for 16 bytes that form an RFC 4122 UUID with a known version, as Mesos requires of acks. */
+/**
+ * True for 16 bytes whose version nibble is a known UUID version (1–5), which is all Mesos
+ * checks of a status update or acknowledgement uuid (`Not a valid UUID` otherwise).
+ */
 export function isValidUuidBytes(bytes: Uint8Array | undefined): boolean {
-  if (!bytes || bytes.length !== 16) return false;
+  if (bytes?.length !== 16) return false;
   const version = bytes[6]! >> 4;
-  const variant = bytes[8]! >> 6;
-  return version >= 1 && version <= 5 && variant === 0b10;
+  return version >= 1 && version <= 5;
 }

@@ -1,0 +1,812 @@
+/**
+ * `LocalAgent`: a single-machine, Mesos-compatible agent. It serves the executor HTTP API,
+ * registers with a master through `MasterApi`, and runs real executor processes: custom
+ * executors (any Mesos v1 HTTP executor, JSON or protobuf) and command tasks.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { executorEvent, type mesos, parseResources } from '@mesoskit/protocol';
+import { formatDuration } from '../duration.js';
+import { RecordIOResponse, sendText } from '../http.js';
+import { randomId, randomUuidBytes } from '../ids.js';
+import type { AgentApi, MasterApi, RunTaskRequest } from '../link.js';
+import { childLogger, type Logger, silentLogger } from '../logger.js';
+import {
+  allocationRole,
+  COMMAND_KILL_GRACE_MS,
+  commandExecutorInfo,
+  commandTerminal,
+  durationMs,
+  hasCapability,
+} from './command-executor.js';
+import { buildEnvironment } from './environment.js';
+import { EXECUTOR_API_PATHS, handleExecutorApi } from './executor-api.js';
+import { Executor, type QueuedLaunch, type Termination } from './executors.js';
+import { fetchUris } from './fetcher.js';
+import { killGroup, type SpawnedProcess, spawnCommand } from './process.js';
+import { createSandbox, sandboxPath } from './sandbox.js';
+import { DEFAULT_RETRY, isTerminalState, type RetryPolicy, StatusUpdateManager } from './status-updates.js';
+
+export const DEFAULT_AGENT_RESOURCES = 'cpus:2;mem:2048;disk:4096;ports:[31000-32000]';
+
+export interface LocalAgentOptions {
+  master: MasterApi;
+  /** Address to listen on (default `127.0.0.1`). */
+  host?: string;
+  /** Port to listen on (default 0: any free port). */
+  port?: number;
+  /** `AgentInfo.hostname` (default `localhost`, as the captures show). */
+  hostname?: string;
+  /** Root of the sandboxes (`<workDir>/slaves/<agentId>/…`). */
+  workDir: string;
+  /** Total resources (default `cpus:2;mem:2048;disk:4096;ports:[31000-32000]`). */
+  resources?: mesos.v1.Resource[];
+  attributes?: mesos.v1.Attribute[];
+  /** `--executor_registration_timeout` (default 1 min). */
+  executorRegistrationTimeoutMs?: number;
+  /** `--executor_shutdown_grace_period` (default 5 s). */
+  executorShutdownGracePeriodMs?: number;
+  /** Status update resend backoff towards the master (default 10 s doubling up to 10 min). */
+  statusUpdateRetryMs?: RetryPolicy;
+  /** `--executor_environment_variables`: merged over the agent's variables, under CommandInfo's. */
+  executorEnvironment?: Record<string, string>;
+  logger?: Logger;
+}
+
+/** One executor as `LocalAgent.executors()` reports it. */
+export interface AgentExecutorSnapshot {
+  frameworkId: string;
+  executorId: string;
+  containerId: string;
+  sandbox: string;
+  state: 'REGISTERING' | 'RUNNING' | 'TERMINATING' | 'TERMINATED';
+  /** The built-in command executor of a command task. */
+  command: boolean;
+  pid?: number;
+  tasks: { taskId: string; state: mesos.v1.TaskState }[];
+}
+
+interface FrameworkState {
+  info: mesos.v1.FrameworkInfo;
+  executors: Map<string, Executor>;
+  /** Being torn down: no more tasks, no agent-generated updates. */
+  terminating: boolean;
+}
+
+const EXECUTOR_TERMINATED: Termination = {
+  state: 'TASK_FAILED',
+  reason: 'REASON_EXECUTOR_TERMINATED',
+  message: 'Executor terminated',
+};
+
+/** Mesos' `DEFAULT_EXECUTOR_HEARTBEAT_INTERVAL`: a HEARTBEAT event every 30 minutes. */
+const EXECUTOR_HEARTBEAT_MS = 30 * 60_000;
+
+const now = (): number => Date.now() / 1000;
+
+export class LocalAgent implements AgentApi {
+  readonly ip: string;
+  readonly port: number;
+  readonly hostname: string;
+  readonly url: string;
+  #agentId = '';
+  readonly #master: MasterApi;
+  readonly #server: Server;
+  readonly #workDir: string;
+  readonly #resources: mesos.v1.Resource[];
+  readonly #attributes: mesos.v1.Attribute[] | undefined;
+  readonly #registrationTimeoutMs: number;
+  readonly #shutdownGraceMs: number;
+  readonly #executorEnvironment: Record<string, string> | undefined;
+  readonly #log: Logger;
+  readonly #frameworks = new Map<string, FrameworkState>();
+  readonly #updates: StatusUpdateManager;
+  /** Every executor whose process may still run (for `stop()`). */
+  readonly #live = new Set<Executor>();
+  #stopping = false;
+  #stopped: Promise<void> | undefined;
+
+  private constructor(options: LocalAgentOptions, server: Server, ip: string, port: number) {
+    this.#master = options.master;
+    this.#server = server;
+    this.ip = ip;
+    this.port = port;
+    this.hostname = options.hostname ?? 'localhost';
+    this.url = `http://${ip}:${port}`;
+    this.#workDir = options.workDir;
+    this.#resources = options.resources ?? parseResources(DEFAULT_AGENT_RESOURCES);
+    this.#attributes = options.attributes;
+    this.#registrationTimeoutMs = options.executorRegistrationTimeoutMs ?? 60_000;
+    this.#shutdownGraceMs = options.executorShutdownGracePeriodMs ?? 5000;
+    this.#executorEnvironment = options.executorEnvironment;
+    this.#log = childLogger(options.logger ?? silentLogger, { component: 'agent' });
+    this.#updates = new StatusUpdateManager(
+      (frameworkId, status, latestState) =>
+        this.#master.statusUpdate(this.#agentId, { frameworkId, status, latestState }),
+      options.statusUpdateRetryMs ?? DEFAULT_RETRY,
+    );
+  }
+
+  /** Starts the HTTP server and registers with the master. */
+  static async start(options: LocalAgentOptions): Promise<LocalAgent> {
+    const host = options.host ?? '127.0.0.1';
+    let agent: LocalAgent | undefined;
+    const server = createServer((req, res) => {
+      if (!agent) {
+        sendText(res, 503, 'Agent has not finished recovery');
+        return;
+      }
+      agent.#route(req, res);
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port ?? 0, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    const address = server.address() as AddressInfo;
+    agent = new LocalAgent(options, server, host, address.port);
+    try {
+      const registered = await options.master.registerAgent(
+        {
+          hostname: agent.hostname,
+          ip: host,
+          port: address.port,
+          resources: agent.#resources,
+          ...(agent.#attributes ? { attributes: agent.#attributes } : {}),
+        },
+        agent,
+      );
+      agent.#agentId = registered.agentId;
+    } catch (err) {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      throw err;
+    }
+    return agent;
+  }
+
+  get agentId(): string {
+    return this.#agentId;
+  }
+
+  /** The agent's `AgentInfo`, as executors see it in `SUBSCRIBED`. */
+  get agentInfo(): mesos.v1.AgentInfo {
+    return {
+      hostname: this.hostname,
+      port: this.port,
+      resources: this.#resources,
+      ...(this.#attributes ? { attributes: this.#attributes } : {}),
+      id: { value: this.#agentId },
+    };
+  }
+
+  /** Fault hook: SIGKILLs the process group of an executor. False if there is no such process. */
+  killExecutorProcess(frameworkId: string, executorId: string): boolean {
+    const executor = this.#frameworks.get(frameworkId)?.executors.get(executorId);
+    if (!executor?.process) return false;
+    executor.termination ??= EXECUTOR_TERMINATED;
+    return killGroup(executor.pid, 'SIGKILL');
+  }
+
+  /** The sandbox of an executor's current run, if it exists. */
+  sandboxOf(frameworkId: string, executorId: string): string | undefined {
+    return this.#frameworks.get(frameworkId)?.executors.get(executorId)?.sandbox;
+  }
+
+  /** The pid of an executor's process (its process group id), if running. */
+  pidOf(frameworkId: string, executorId: string): number | undefined {
+    return this.#frameworks.get(frameworkId)?.executors.get(executorId)?.pid;
+  }
+
+  /** What runs on this agent now: per executor its container, process and tasks. */
+  executors(): AgentExecutorSnapshot[] {
+    const out: AgentExecutorSnapshot[] = [];
+    for (const [frameworkId, framework] of this.#frameworks) {
+      for (const executor of framework.executors.values()) {
+        out.push({
+          frameworkId,
+          executorId: executor.executorId,
+          containerId: executor.containerId,
+          sandbox: executor.sandbox,
+          state: executor.state,
+          command: executor.commandTask !== undefined,
+          ...(executor.pid !== undefined ? { pid: executor.pid } : {}),
+          tasks: [...executor.tasks.values()].map((t) => ({ taskId: t.info.task_id.value, state: t.state })),
+        });
+      }
+    }
+    return out;
+  }
+
+  /** Kills every executor process group, clears all timers, closes the server. Idempotent. */
+  stop(): Promise<void> {
+    this.#stopped ??= this.#stop();
+    return this.#stopped;
+  }
+
+  async #stop(): Promise<void> {
+    this.#stopping = true;
+    const exits: Promise<unknown>[] = [];
+    for (const executor of this.#live) {
+      executor.clearTimers();
+      executor.closeStream();
+      if (executor.starting) exits.push(executor.starting);
+      if (executor.process) {
+        killGroup(executor.pid, 'SIGKILL');
+        exits.push(executor.process.exited);
+      }
+    }
+    this.#updates.stop();
+    if (exits.length > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.all(exits),
+        new Promise((resolve) => {
+          timer = setTimeout(resolve, 5000);
+        }),
+      ]);
+      clearTimeout(timer);
+    }
+    this.#server.closeAllConnections();
+    await new Promise((resolve) => this.#server.close(resolve));
+    if (this.#agentId) this.#master.agentGone(this.#agentId);
+  }
+
+  // ---------------------------------------------------------------- AgentApi
+
+  runTask(request: RunTaskRequest): void {
+    const frameworkId = request.framework.id?.value;
+    if (!frameworkId || this.#stopping) return;
+    let framework = this.#frameworks.get(frameworkId);
+    if (!framework) {
+      framework = { info: request.framework, executors: new Map(), terminating: false };
+      this.#frameworks.set(frameworkId, framework);
+    } else {
+      framework.info = request.framework;
+    }
+    if (framework.terminating) {
+      this.#log.warn('task for a terminating framework dropped', { frameworkId });
+      return;
+    }
+    const tasks = request.taskGroup ? (request.taskGroup.tasks ?? []) : request.task ? [request.task] : [];
+    if (tasks.length === 0) return;
+    const launch: QueuedLaunch = { tasks, group: request.taskGroup !== undefined };
+    const first = tasks[0]!;
+    const command = !request.taskGroup && !request.executor && !first.executor && first.command !== undefined;
+    const info = command ? commandExecutorInfo(frameworkId, first) : (request.executor ?? first.executor);
+    if (!info) {
+      this.#log.warn('task without executor or command dropped', {
+        frameworkId,
+        taskId: first.task_id.value,
+      });
+      return;
+    }
+    const existing = framework.executors.get(info.executor_id.value);
+    if (existing) {
+      switch (existing.state) {
+        case 'REGISTERING':
+          existing.enqueue(launch);
+          return;
+        case 'RUNNING':
+          existing.enqueue(launch);
+          if (!existing.commandTask) this.#deliverQueued(existing);
+          return;
+        default: {
+          const lost = hasCapability(framework.info, 'PARTITION_AWARE') ? 'TASK_DROPPED' : 'TASK_LOST';
+          for (const task of tasks) {
+            this.#agentUpdate(frameworkId, existing.executorId, task.task_id.value, {
+              state: lost,
+              reason: 'REASON_EXECUTOR_TERMINATED',
+              message: 'Executor terminating',
+            });
+          }
+          return;
+        }
+      }
+    }
+    this.#launchExecutor(framework, frameworkId, info, launch, command ? first : undefined);
+  }
+
+  killTask(frameworkId: string, taskId: string, killPolicy?: mesos.v1.KillPolicy): void {
+    const framework = this.#frameworks.get(frameworkId);
+    if (!framework || framework.terminating || this.#stopping) return;
+    const executor = [...framework.executors.values()].find((e) => e.tasks.has(taskId));
+    if (!executor) {
+      this.#agentUpdate(frameworkId, undefined, taskId, {
+        state: hasCapability(framework.info, 'PARTITION_AWARE') ? 'TASK_DROPPED' : 'TASK_LOST',
+        reason: 'REASON_EXECUTOR_TERMINATED',
+        message: 'Cannot find executor',
+      });
+      return;
+    }
+    if (executor.state === 'TERMINATING' || executor.state === 'TERMINATED') return;
+    const queued = executor.queuedLaunchOf(taskId);
+    if (queued) {
+      executor.queue.splice(executor.queue.indexOf(queued), 1);
+      executor.killedWhileQueued++;
+      for (const task of queued.tasks) {
+        this.#agentUpdate(frameworkId, executor.executorId, task.task_id.value, {
+          state: 'TASK_KILLED',
+          reason: 'REASON_TASK_KILLED_DURING_LAUNCH',
+          message: queued.group
+            ? 'A task within the task group was killed before delivery to the executor'
+            : 'Killed before delivery to the executor',
+        });
+      }
+      return;
+    }
+    if (executor.commandTask) {
+      this.#killCommand(framework, executor, killPolicy);
+      return;
+    }
+    if (executor.state === 'RUNNING') {
+      executor.send({
+        type: 'KILL',
+        kill: { task_id: { value: taskId }, ...(killPolicy ? { kill_policy: killPolicy } : {}) },
+      });
+    }
+  }
+
+  shutdownExecutor(frameworkId: string, executorId: string): void {
+    const framework = this.#frameworks.get(frameworkId);
+    const executor = framework?.executors.get(executorId);
+    if (!framework || !executor || this.#stopping) return;
+    if (executor.state === 'TERMINATING' || executor.state === 'TERMINATED') return;
+    executor.state = 'TERMINATING';
+    clearTimeout(executor.registrationTimer);
+    const grace = this.#shutdownGraceOf(executor);
+    if (executor.commandTask) {
+      this.#killCommand(framework, executor, undefined, grace);
+    } else {
+      executor.send({ type: 'SHUTDOWN' });
+    }
+    executor.shutdownTimer = setTimeout(() => this.#destroy(executor), grace);
+  }
+
+  shutdownFramework(frameworkId: string): void {
+    const framework = this.#frameworks.get(frameworkId);
+    if (!framework) return;
+    framework.terminating = true;
+    this.#updates.removeFramework(frameworkId);
+    for (const executor of framework.executors.values())
+      this.shutdownExecutor(frameworkId, executor.executorId);
+    if (framework.executors.size === 0) this.#frameworks.delete(frameworkId);
+  }
+
+  acknowledge(frameworkId: string, taskId: string, uuid: Uint8Array): void {
+    this.#updates.acknowledge(frameworkId, taskId, uuid);
+  }
+
+  frameworkMessage(frameworkId: string, executorId: string, data: Uint8Array): void {
+    const executor = this.#frameworks.get(frameworkId)?.executors.get(executorId);
+    if (executor?.state !== 'RUNNING' || executor.commandTask) return;
+    executor.send({ type: 'MESSAGE', message: { data } });
+  }
+
+  updateFramework(framework: mesos.v1.FrameworkInfo): void {
+    const frameworkId = framework.id?.value;
+    if (!frameworkId) return;
+    const state = this.#frameworks.get(frameworkId);
+    if (state) state.info = framework;
+    this.#updates.resend(frameworkId);
+  }
+
+  // ---------------------------------------------------------------- HTTP
+
+  #route(req: IncomingMessage, res: ServerResponse): void {
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    if (!EXECUTOR_API_PATHS.includes(path)) {
+      req.resume();
+      res.writeHead(404, { 'Content-Length': '0' });
+      res.end();
+      return;
+    }
+    handleExecutorApi(req, res, this.#apiHost, this.#log).catch((err: unknown) => {
+      this.#log.error('executor API failure', { error: String(err) });
+      if (!res.headersSent) sendText(res, 500, 'Internal error');
+      else res.destroy();
+    });
+  }
+
+  readonly #apiHost = {
+    hasFramework: (frameworkId: string): boolean => this.#frameworks.has(frameworkId),
+    executor: (frameworkId: string, executorId: string): Executor | undefined => {
+      const executor = this.#frameworks.get(frameworkId)?.executors.get(executorId);
+      // The built-in command executor does not speak HTTP here.
+      return executor?.commandTask ? undefined : executor;
+    },
+    subscribe: (
+      executor: Executor,
+      subscribe: mesos.v1.executor.Call.Subscribe,
+      res: ServerResponse,
+      encoding: 'json' | 'protobuf',
+    ): void => this.#subscribe(executor, subscribe, res, encoding),
+    update: (executor: Executor, status: mesos.v1.TaskStatus): void => this.#executorUpdate(executor, status),
+    message: (executor: Executor, data: Uint8Array): void =>
+      this.#master.executorMessage(this.#agentId, executor.frameworkId, executor.executorId, data),
+  };
+
+  // ---------------------------------------------------------------- executors
+
+  #launchExecutor(
+    framework: FrameworkState,
+    frameworkId: string,
+    info: mesos.v1.ExecutorInfo,
+    launch: QueuedLaunch,
+    commandTask: mesos.v1.TaskInfo | undefined,
+  ): void {
+    const containerId = randomId();
+    const executor = new Executor({
+      frameworkId,
+      info: { ...info, framework_id: { value: frameworkId } },
+      containerId,
+      sandbox: sandboxPath(this.#workDir, this.#agentId, frameworkId, info.executor_id.value, containerId),
+      ...(commandTask ? { commandTask } : {}),
+    });
+    executor.enqueue(launch);
+    framework.executors.set(executor.executorId, executor);
+    this.#live.add(executor);
+    if (!commandTask) {
+      executor.registrationTimer = setTimeout(() => {
+        if (executor.state !== 'REGISTERING') return;
+        executor.termination = {
+          state: 'TASK_FAILED',
+          reason: 'REASON_EXECUTOR_REGISTRATION_TIMEOUT',
+          message: `Executor did not register within ${formatDuration(this.#registrationTimeoutMs)}`,
+        };
+        this.#destroy(executor);
+      }, this.#registrationTimeoutMs);
+    }
+    executor.starting = this.#startContainer(framework, executor);
+  }
+
+  async #startContainer(framework: FrameworkState, executor: Executor): Promise<void> {
+    const command = executor.info.command ?? {};
+    try {
+      await createSandbox(executor.sandbox);
+      await fetchUris(command.uris ?? [], executor.sandbox).catch((err: unknown) => {
+        throw new Error(
+          `Failed to fetch all URIs for container '${executor.containerId}': ${err instanceof Error ? err.message : String(err)}`,
+        );
+      });
+    } catch (err) {
+      if (executor.state === 'TERMINATED') return;
+      executor.termination = {
+        state: 'TASK_FAILED',
+        reason: 'REASON_CONTAINER_LAUNCH_FAILED',
+        message: `Failed to launch container: ${err instanceof Error ? err.message : String(err)}`,
+      };
+      this.#executorExited(executor, -1);
+      return;
+    }
+    if (executor.state === 'TERMINATED') return;
+    if (this.#stopping || executor.state === 'TERMINATING') {
+      this.#executorExited(executor, -1);
+      return;
+    }
+    const task = executor.commandTask;
+    if (task && executor.queue.length === 0) {
+      // Killed while the sandbox was being prepared.
+      this.#executorExited(executor, -1);
+      return;
+    }
+    const env = buildEnvironment({
+      frameworkId: executor.frameworkId,
+      executorId: executor.executorId,
+      agentId: this.#agentId,
+      ip: this.ip,
+      port: this.port,
+      sandbox: executor.sandbox,
+      checkpoint: framework.info.checkpoint === true,
+      shutdownGracePeriodMs: this.#shutdownGraceOf(executor),
+      executorEnvironment: this.#executorEnvironment,
+      commandEnvironment: command.environment,
+      ...(task ? { extra: { MESOS_ALLOCATION_ROLE: allocationRole(task) } } : {}),
+    });
+    let spawned: SpawnedProcess;
+    try {
+      spawned = spawnCommand(command, executor.sandbox, env);
+    } catch (err) {
+      executor.termination = {
+        state: 'TASK_FAILED',
+        reason: 'REASON_CONTAINER_LAUNCH_FAILED',
+        message: `Failed to launch container: ${err instanceof Error ? err.message : String(err)}`,
+      };
+      this.#executorExited(executor, -1);
+      return;
+    }
+    executor.process = spawned;
+    void spawned.exited.then((status) => this.#executorExited(executor, status));
+    this.#log.debug('executor started', {
+      frameworkId: executor.frameworkId,
+      executorId: executor.executorId,
+      pid: spawned.pid,
+    });
+    if (task) {
+      executor.state = 'RUNNING';
+      executor.queue.length = 0;
+      const record = executor.tasks.get(task.task_id.value);
+      if (record) record.launched = true;
+      executor.everLaunched = true;
+      if (spawned.pid !== undefined) {
+        this.#commandUpdate(executor, 'TASK_STARTING');
+        this.#commandUpdate(executor, 'TASK_RUNNING');
+      }
+    }
+  }
+
+  /** Destroys the container: SIGKILL to the process group (or straight to exit handling). */
+  #destroy(executor: Executor): void {
+    if (executor.state === 'TERMINATED') return;
+    executor.state = 'TERMINATING';
+    if (executor.process && killGroup(executor.pid, 'SIGKILL')) return;
+    if (!executor.process) this.#executorExited(executor, -1);
+  }
+
+  #executorExited(executor: Executor, status: number): void {
+    if (executor.state === 'TERMINATED') return;
+    executor.state = 'TERMINATED';
+    executor.clearTimers();
+    executor.closeStream();
+    killGroup(executor.pid, 'SIGKILL'); // whatever is left of the container goes with it
+    this.#live.delete(executor);
+    const framework = this.#frameworks.get(executor.frameworkId);
+    if (framework?.executors.get(executor.executorId) === executor)
+      framework.executors.delete(executor.executorId);
+    if (this.#stopping || !framework) return;
+    this.#log.debug('executor exited', {
+      frameworkId: executor.frameworkId,
+      executorId: executor.executorId,
+      status,
+    });
+
+    if (executor.commandTask) {
+      if (!framework.terminating) this.#commandExited(executor, status);
+    } else {
+      this.#master.exitedExecutor(this.#agentId, executor.frameworkId, executor.executorId, status);
+      if (!framework.terminating) {
+        const termination = executor.termination ?? EXECUTOR_TERMINATED;
+        for (const task of executor.activeTasks()) {
+          this.#agentUpdate(executor.frameworkId, executor.executorId, task.info.task_id.value, termination);
+        }
+      }
+    }
+    if (framework.terminating && framework.executors.size === 0)
+      this.#frameworks.delete(executor.frameworkId);
+  }
+
+  #commandExited(executor: Executor, status: number): void {
+    const task = executor.commandTask!;
+    const record = executor.tasks.get(task.task_id.value);
+    if (!record || isTerminalState(record.state)) return;
+    if (executor.termination || !record.launched) {
+      this.#agentUpdate(
+        executor.frameworkId,
+        executor.executorId,
+        task.task_id.value,
+        executor.termination ?? EXECUTOR_TERMINATED,
+      );
+      return;
+    }
+    const terminal = commandTerminal(status, executor.commandKilled);
+    this.#commandUpdate(executor, terminal.state, terminal.message);
+  }
+
+  #killCommand(
+    framework: FrameworkState,
+    executor: Executor,
+    killPolicy: mesos.v1.KillPolicy | undefined,
+    graceMs?: number,
+  ): void {
+    const task = executor.commandTask!;
+    const record = executor.tasks.get(task.task_id.value);
+    if (!record || isTerminalState(record.state) || !executor.process) return;
+    if (!executor.commandKilled) {
+      executor.commandKilled = true;
+      if (hasCapability(framework.info, 'TASK_KILLING_STATE')) this.#commandUpdate(executor, 'TASK_KILLING');
+      killGroup(executor.pid, 'SIGTERM');
+    }
+    const grace =
+      graceMs ??
+      durationMs(killPolicy?.grace_period) ??
+      durationMs(task.kill_policy?.grace_period) ??
+      COMMAND_KILL_GRACE_MS;
+    clearTimeout(executor.killTimer);
+    executor.killTimer = setTimeout(() => killGroup(executor.pid, 'SIGKILL'), grace);
+  }
+
+  #subscribe(
+    executor: Executor,
+    subscribe: mesos.v1.executor.Call.Subscribe,
+    res: ServerResponse,
+    encoding: 'json' | 'protobuf',
+  ): void {
+    const framework = this.#frameworks.get(executor.frameworkId);
+    const stream = new RecordIOResponse(res, encoding);
+    if (
+      this.#stopping ||
+      !framework ||
+      framework.terminating ||
+      executor.state === 'TERMINATING' ||
+      executor.state === 'TERMINATED'
+    ) {
+      stream.send(executorEvent.encode({ type: 'SHUTDOWN' }, encoding));
+      stream.end();
+      return;
+    }
+    executor.closeStream();
+    executor.stream = stream;
+    stream.onClose(() => {
+      if (executor.stream === stream) executor.stream = undefined;
+    });
+    executor.state = 'RUNNING';
+    clearTimeout(executor.registrationTimer);
+    executor.registrationTimer = undefined;
+    clearInterval(executor.heartbeatTimer);
+    executor.heartbeatTimer = setInterval(() => executor.send({ type: 'HEARTBEAT' }), EXECUTOR_HEARTBEAT_MS);
+    executor.heartbeatTimer.unref();
+
+    // MESOS-8411: every task was killed before delivery: shut the executor down instead.
+    if (!executor.everLaunched && executor.queue.length === 0 && executor.killedWhileQueued > 0) {
+      this.shutdownExecutor(executor.frameworkId, executor.executorId);
+      return;
+    }
+
+    executor.send({
+      type: 'SUBSCRIBED',
+      subscribed: {
+        executor_info: withVariableTypes(executor.info),
+        framework_info: {
+          ...framework.info,
+          failover_timeout: framework.info.failover_timeout ?? 0,
+          checkpoint: framework.info.checkpoint ?? false,
+        },
+        agent_info: this.agentInfo,
+        container_id: { value: executor.containerId },
+      },
+    });
+
+    for (const update of subscribe.unacknowledged_updates ?? [])
+      this.#executorUpdate(executor, update.status);
+
+    const unacknowledged = new Set((subscribe.unacknowledged_tasks ?? []).map((t) => t.task_id.value));
+    const lost = hasCapability(framework.info, 'PARTITION_AWARE') ? 'TASK_DROPPED' : 'TASK_LOST';
+    for (const record of executor.tasks.values()) {
+      if (!record.launched || record.state !== 'TASK_STAGING') continue;
+      if (unacknowledged.has(record.info.task_id.value)) continue;
+      this.#agentUpdate(executor.frameworkId, executor.executorId, record.info.task_id.value, {
+        state: lost,
+        reason: 'REASON_AGENT_RESTARTED',
+        message: 'Task launched during agent restart',
+      });
+    }
+    this.#deliverQueued(executor);
+  }
+
+  #deliverQueued(executor: Executor): void {
+    while (executor.queue.length > 0) {
+      const launch = executor.queue.shift()!;
+      for (const task of launch.tasks) {
+        const record = executor.tasks.get(task.task_id.value);
+        if (record) record.launched = true;
+      }
+      executor.everLaunched = true;
+      if (launch.group) {
+        executor.send({ type: 'LAUNCH_GROUP', launch_group: { task_group: { tasks: launch.tasks } } });
+      } else {
+        executor.send({ type: 'LAUNCH', launch: { task: launch.tasks[0]! } });
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- status updates
+
+  /** An executor's UPDATE call (§4.7). */
+  #executorUpdate(executor: Executor, status: mesos.v1.TaskStatus): void {
+    if (this.#frameworks.get(executor.frameworkId)?.terminating !== false) {
+      // Mesos ignores (and does not acknowledge) updates for a terminating framework.
+      return;
+    }
+    if (status.agent_id && status.agent_id.value !== this.#agentId) {
+      this.#log.warn('update with a foreign agent id dropped', { agentId: status.agent_id.value });
+      return;
+    }
+    const taskId = status.task_id.value;
+    const ack = (): void => {
+      executor.send({
+        type: 'ACKNOWLEDGED',
+        acknowledged: { task_id: { value: taskId }, uuid: status.uuid! },
+      });
+    };
+    const record = executor.tasks.get(taskId);
+    if (record && isTerminalState(record.state)) {
+      ack();
+      return;
+    }
+    const full: mesos.v1.TaskStatus = {
+      ...status,
+      source: 'SOURCE_EXECUTOR',
+      agent_id: { value: this.#agentId },
+      timestamp: status.timestamp ?? now(),
+      container_status: this.#containerStatus(executor, status.container_status),
+    };
+    if (this.#updates.update(executor.frameworkId, full) && record) record.state = full.state;
+    ack();
+  }
+
+  /** An update the agent makes as the command executor would (SOURCE_EXECUTOR). */
+  #commandUpdate(executor: Executor, state: mesos.v1.TaskState, message?: string): void {
+    if (this.#frameworks.get(executor.frameworkId)?.terminating !== false) return;
+    const task = executor.commandTask!;
+    const record = executor.tasks.get(task.task_id.value);
+    if (record) record.state = state;
+    this.#updates.update(executor.frameworkId, {
+      task_id: { value: task.task_id.value },
+      state,
+      ...(message !== undefined ? { message } : {}),
+      source: 'SOURCE_EXECUTOR',
+      agent_id: { value: this.#agentId },
+      executor_id: { value: executor.executorId },
+      timestamp: now(),
+      uuid: randomUuidBytes(),
+      container_status: this.#containerStatus(executor, undefined),
+    });
+  }
+
+  /** An agent-generated update (SOURCE_AGENT), through the reliable path. */
+  #agentUpdate(
+    frameworkId: string,
+    executorId: string | undefined,
+    taskId: string,
+    termination: Termination,
+  ): void {
+    const executor = executorId ? this.#frameworks.get(frameworkId)?.executors.get(executorId) : undefined;
+    const record = executor?.tasks.get(taskId);
+    if (record) record.state = termination.state;
+    this.#updates.update(frameworkId, {
+      task_id: { value: taskId },
+      state: termination.state,
+      message: termination.message,
+      source: 'SOURCE_AGENT',
+      reason: termination.reason,
+      agent_id: { value: this.#agentId },
+      ...(executorId ? { executor_id: { value: executorId } } : {}),
+      timestamp: now(),
+      uuid: randomUuidBytes(),
+    });
+  }
+
+  #containerStatus(
+    executor: Executor,
+    given: mesos.v1.ContainerStatus | undefined,
+  ): mesos.v1.ContainerStatus {
+    return {
+      ...given,
+      container_id: { value: executor.containerId },
+      ...(executor.pid !== undefined ? { executor_pid: executor.pid } : {}),
+      network_infos:
+        given?.network_infos && given.network_infos.length > 0
+          ? given.network_infos
+          : [{ ip_addresses: [{ protocol: 'IPv4', ip_address: this.ip }] }],
+    };
+  }
+
+  #shutdownGraceOf(executor: Executor): number {
+    return durationMs(executor.info.shutdown_grace_period) ?? this.#shutdownGraceMs;
+  }
+}
+
+/** Mesos writes the (defaulted) `type` of every environment variable back out. */
+function withVariableTypes(info: mesos.v1.ExecutorInfo): mesos.v1.ExecutorInfo {
+  const variables = info.command?.environment?.variables;
+  if (!info.command || !variables) return info;
+  return {
+    ...info,
+    command: {
+      ...info.command,
+      environment: { variables: variables.map((v) => ({ ...v, type: v.type ?? 'VALUE' })) },
+    },
+  };
+}

@@ -1,0 +1,62 @@
+/**
+ * The executor's environment, built from scratch as the Mesos containerizer does (§3.11): the
+ * agent's variables, then the agent's `executorEnvironment` option, then the `VALUE` variables of
+ * `CommandInfo.environment` (later wins). The agent's own environment is not inherited.
+ */
+import { dirname } from 'node:path';
+import type { mesos } from '@mesoskit/protocol';
+import { formatDuration } from '../duration.js';
+
+/** Mesos' default `PATH` for executors. */
+export const MESOS_DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/** Mesos' default `PATH` with the directory of the running `node` first, so `node` resolves. */
+export function executorPath(): string {
+  return `${dirname(process.execPath)}:${MESOS_DEFAULT_PATH}`;
+}
+
+export interface EnvironmentInput {
+  frameworkId: string;
+  executorId: string;
+  agentId: string;
+  ip: string;
+  port: number;
+  sandbox: string;
+  checkpoint: boolean;
+  shutdownGracePeriodMs: number;
+  /** Agent-wide extra variables (`--executor_environment_variables`). */
+  executorEnvironment?: Record<string, string> | undefined;
+  /** The `CommandInfo.environment` of the process. */
+  commandEnvironment?: mesos.v1.Environment | undefined;
+  /** Extra agent variables (command tasks get `MESOS_ALLOCATION_ROLE`). */
+  extra?: Record<string, string>;
+}
+
+export function buildEnvironment(input: EnvironmentInput): Record<string, string> {
+  const env: Record<string, string> = {
+    MESOS_FRAMEWORK_ID: input.frameworkId,
+    MESOS_EXECUTOR_ID: input.executorId,
+    MESOS_AGENT_ENDPOINT: `${input.ip}:${input.port}`,
+    MESOS_SLAVE_PID: `slave(1)@${input.ip}:${input.port}`,
+    MESOS_SLAVE_ID: input.agentId,
+    MESOS_DIRECTORY: input.sandbox,
+    MESOS_SANDBOX: input.sandbox,
+    MESOS_CHECKPOINT: input.checkpoint ? '1' : '0',
+    MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD: formatDuration(input.shutdownGracePeriodMs),
+    MESOS_HTTP_COMMAND_EXECUTOR: '0',
+    LIBPROCESS_PORT: '0',
+    LIBPROCESS_IP: input.ip,
+  };
+  if (input.checkpoint) {
+    env.MESOS_RECOVERY_TIMEOUT = '15mins';
+    env.MESOS_SUBSCRIPTION_BACKOFF_MAX = '2secs';
+  }
+  Object.assign(env, input.extra);
+  Object.assign(env, input.executorEnvironment);
+  for (const variable of input.commandEnvironment?.variables ?? []) {
+    if ((variable.type ?? 'VALUE') !== 'VALUE') continue;
+    env[variable.name] = variable.value ?? '';
+  }
+  env.PATH ??= executorPath();
+  return env;
+}

@@ -1,0 +1,159 @@
+/**
+ * The agent's executor endpoint, `POST /api/v1/executor` (also `/slave(1)/api/v1/executor`),
+ * with Mesos' checks in Mesos' order (§1.9): method, Content-Type, body, `Executor::Call`
+ * validation, Accept (SUBSCRIBE only), HEARTBEAT, framework, executor, subscription state.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { executorCall, type MesosEncoding, type mesos } from '@mesoskit/protocol';
+import {
+  BodyTooLargeError,
+  NOT_ACCEPTABLE,
+  readBody,
+  requestEncoding,
+  responseEncoding,
+  sendAccepted,
+  sendMethodNotAllowed,
+  sendText,
+} from '../http.js';
+import { isValidUuidBytes } from '../ids.js';
+import type { Logger } from '../logger.js';
+import type { Executor } from './executors.js';
+
+export const EXECUTOR_API_PATHS: readonly string[] = ['/api/v1/executor', '/slave(1)/api/v1/executor'];
+
+/** What the endpoint needs from the agent. */
+export interface ExecutorApiHost {
+  hasFramework(frameworkId: string): boolean;
+  executor(frameworkId: string, executorId: string): Executor | undefined;
+  subscribe(
+    executor: Executor,
+    subscribe: mesos.v1.executor.Call.Subscribe,
+    res: ServerResponse,
+    encoding: MesosEncoding,
+  ): void;
+  update(executor: Executor, status: mesos.v1.TaskStatus): void;
+  message(executor: Executor, data: Uint8Array): void;
+}
+
+export async function handleExecutorApi(
+  req: IncomingMessage,
+  res: ServerResponse,
+  host: ExecutorApiHost,
+  logger: Logger,
+): Promise<void> {
+  if (req.method !== 'POST') {
+    req.resume();
+    sendMethodNotAllowed(res, req.method);
+    return;
+  }
+  const encoding = requestEncoding(req.headers['content-type']);
+  if (typeof encoding !== 'string') {
+    req.resume();
+    sendText(res, encoding.status, encoding.body);
+    return;
+  }
+  let body: Buffer;
+  try {
+    body = await readBody(req);
+  } catch (err) {
+    if (err instanceof BodyTooLargeError) sendText(res, 413, err.message);
+    else res.destroy();
+    return;
+  }
+  let call: mesos.v1.executor.Call;
+  try {
+    call = executorCall.decode(body, encoding);
+  } catch (err) {
+    const text =
+      encoding === 'protobuf'
+        ? 'Failed to parse body into Call protobuf'
+        : err instanceof Error
+          ? err.message
+          : String(err);
+    sendText(res, 400, text);
+    return;
+  }
+  const invalid = validateExecutorCall(call);
+  if (invalid !== undefined) {
+    sendText(res, 400, `Failed to validate Executor::Call: ${invalid}`);
+    return;
+  }
+  let accept: MesosEncoding = 'json';
+  if (call.type === 'SUBSCRIBE') {
+    const chosen = responseEncoding(req.headers.accept);
+    if (chosen === undefined) {
+      sendText(res, NOT_ACCEPTABLE.status, NOT_ACCEPTABLE.body);
+      return;
+    }
+    accept = chosen;
+  }
+  if (call.type === 'HEARTBEAT') {
+    sendAccepted(res);
+    return;
+  }
+  const frameworkId = call.framework_id.value;
+  const executorId = call.executor_id.value;
+  if (!host.hasFramework(frameworkId)) {
+    sendText(res, 400, 'Framework cannot be found');
+    return;
+  }
+  const executor = host.executor(frameworkId, executorId);
+  if (!executor) {
+    sendText(res, 400, 'Executor cannot be found');
+    return;
+  }
+  if (executor.state === 'REGISTERING' && call.type !== 'SUBSCRIBE') {
+    sendText(res, 403, 'Executor is not subscribed');
+    return;
+  }
+  switch (call.type) {
+    case 'SUBSCRIBE':
+      host.subscribe(executor, call.subscribe ?? {}, res, accept);
+      return;
+    case 'UPDATE':
+      sendAccepted(res);
+      host.update(executor, call.update!.status);
+      return;
+    case 'MESSAGE':
+      sendAccepted(res);
+      host.message(executor, call.message!.data);
+      return;
+    default:
+      logger.warn('executor call of unknown type', { frameworkId, executorId });
+      res.writeHead(501, { 'Content-Length': '0' });
+      res.end();
+  }
+}
+
+/** Mesos' `validateExecutorCall` (§3.2); returns the error detail or `undefined`. */
+export function validateExecutorCall(call: mesos.v1.executor.Call): string | undefined {
+  if (call.type === undefined) return "Expecting 'type' to be present";
+  const executorId = call.executor_id.value;
+  const frameworkId = call.framework_id.value;
+  switch (call.type) {
+    case 'SUBSCRIBE':
+      if (!call.subscribe) return "Expecting 'subscribe' to be present";
+      return undefined;
+    case 'UPDATE': {
+      if (!call.update) return "Expecting 'update' to be present";
+      const status = call.update.status;
+      if (status.uuid === undefined) return "Expecting 'uuid' to be present";
+      if (!isValidUuidBytes(status.uuid)) return 'Not a valid UUID';
+      if (status.executor_id && status.executor_id.value !== executorId) {
+        return `ExecutorID in Call: ${executorId} does not match ExecutorID in TaskStatus: ${status.executor_id.value}`;
+      }
+      if (status.source !== 'SOURCE_EXECUTOR') {
+        return `Received Call from executor ${executorId} of framework ${frameworkId} with invalid source, expecting 'SOURCE_EXECUTOR'`;
+      }
+      if (status.state === 'TASK_STAGING') {
+        return `Received TASK_STAGING from executor ${executorId} of framework ${frameworkId} which is not allowed`;
+      }
+      return undefined;
+    }
+    case 'MESSAGE':
+      if (!call.message) return "Expecting 'message' to be present";
+      return undefined;
+    default:
+      return undefined;
+  }
+}

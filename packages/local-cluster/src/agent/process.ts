@@ -1,0 +1,100 @@
+/**
+ * Starting an executor's process the way the Mesos containerizer does (§4.5): in its own
+ * process group (`setsid`), cwd = sandbox, stdout/stderr appended to the sandbox files, the
+ * environment given exactly; `sh -c value` for shell commands, else `value` with `arguments`
+ * as the complete argv (argv[0] included).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { constants } from 'node:os';
+import { join } from 'node:path';
+import type { mesos } from '@mesoskit/protocol';
+
+export interface SpawnedProcess {
+  child: ChildProcess;
+  pid: number | undefined;
+  /** Resolves once with the raw wait status (exit code × 256, or the signal number). */
+  exited: Promise<number>;
+}
+
+export function spawnCommand(
+  command: mesos.v1.CommandInfo,
+  sandbox: string,
+  env: Record<string, string>,
+): SpawnedProcess {
+  const stdout = openSync(join(sandbox, 'stdout'), 'a');
+  const stderr = openSync(join(sandbox, 'stderr'), 'a');
+  try {
+    const options = { cwd: sandbox, env, detached: true, stdio: ['ignore', stdout, stderr] as const };
+    let child: ChildProcess;
+    if (command.shell ?? true) {
+      child = spawn('/bin/sh', ['-c', command.value ?? ''], {
+        ...options,
+        stdio: [...options.stdio],
+        argv0: 'sh',
+      });
+    } else {
+      const value = command.value ?? '';
+      const args = command.arguments ?? [];
+      child = spawn(value, args.slice(1), { ...options, stdio: [...options.stdio], argv0: args[0] ?? value });
+    }
+    const exited = new Promise<number>((resolve) => {
+      let done = false;
+      const finish = (status: number): void => {
+        if (done) return;
+        done = true;
+        resolve(status);
+      };
+      child.once('exit', (code, signal) => finish(waitStatus(code, signal)));
+      // exec failed (e.g. ENOENT): Mesos' launcher would exit 1 inside the container.
+      child.once('error', () => finish(256));
+    });
+    return { child, pid: child.pid, exited };
+  } finally {
+    closeSync(stdout);
+    closeSync(stderr);
+  }
+}
+
+/** The raw wait status of an exit: `code << 8`, or the signal number. */
+export function waitStatus(code: number | null, signal: NodeJS.Signals | null): number {
+  if (signal) return (constants.signals as Record<string, number>)[signal] ?? -1;
+  return (code ?? 0) * 256;
+}
+
+/** Sends `signal` to the process group `pid` leads; false if it is gone. */
+export function killGroup(pid: number | undefined, signal: NodeJS.Signals): boolean {
+  if (pid === undefined) return false;
+  try {
+    process.kill(-pid, signal);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** `strsignal()` text for the signals a command task is likely to die from. */
+const SIGNAL_TEXT: Record<number, string> = {
+  1: 'Hangup',
+  2: 'Interrupt',
+  3: 'Quit',
+  4: 'Illegal instruction',
+  6: 'Aborted',
+  7: 'Bus error',
+  8: 'Floating point exception',
+  9: 'Killed',
+  10: 'User defined signal 1',
+  11: 'Segmentation fault',
+  12: 'User defined signal 2',
+  13: 'Broken pipe',
+  14: 'Alarm clock',
+  15: 'Terminated',
+};
+
+/** Mesos' `WSTRINGIFY` of a raw wait status, as in `Command exited with status 3`. */
+export function describeWaitStatus(status: number): string {
+  if (status >= 0 && status < 256 && status !== 0) {
+    return `terminated with signal ${SIGNAL_TEXT[status] ?? `Unknown signal ${status}`}`;
+  }
+  return `exited with status ${status >> 8}`;
+}

@@ -1,0 +1,149 @@
+/**
+ * The agent's status update manager (§2.9): one FIFO stream per task; only the head is in
+ * flight to the master, sent at once and re-sent with exponential backoff (initial, doubling,
+ * capped) until the scheduler acknowledges exactly its uuid; then the next one goes out. A
+ * stream is deleted after its terminal update is acknowledged. Updates whose uuid the stream
+ * already received are duplicates and ignored.
+ */
+import type { mesos } from '@mesoskit/protocol';
+
+export interface RetryPolicy {
+  /** First resend after this many milliseconds. */
+  initialMs: number;
+  /** Each wait doubles up to this many milliseconds. */
+  maxMs: number;
+}
+
+export const DEFAULT_RETRY: RetryPolicy = { initialMs: 10_000, maxMs: 600_000 };
+
+const TERMINAL = new Set<mesos.v1.TaskState>([
+  'TASK_FINISHED',
+  'TASK_FAILED',
+  'TASK_KILLED',
+  'TASK_ERROR',
+  'TASK_LOST',
+  'TASK_DROPPED',
+  'TASK_GONE',
+  'TASK_GONE_BY_OPERATOR',
+]);
+
+export function isTerminalState(state: mesos.v1.TaskState): boolean {
+  return TERMINAL.has(state);
+}
+
+export type Forward = (
+  frameworkId: string,
+  status: mesos.v1.TaskStatus,
+  latestState: mesos.v1.TaskState,
+) => void;
+
+interface Stream {
+  frameworkId: string;
+  taskId: string;
+  pending: mesos.v1.TaskStatus[];
+  received: Set<string>;
+  latestState: mesos.v1.TaskState;
+  timer: NodeJS.Timeout | undefined;
+  delay: number;
+}
+
+const hex = (uuid: Uint8Array | undefined): string => (uuid ? Buffer.from(uuid).toString('hex') : '');
+
+export class StatusUpdateManager {
+  readonly #streams = new Map<string, Stream>();
+  readonly #forward: Forward;
+  readonly #retry: RetryPolicy;
+
+  constructor(forward: Forward, retry: RetryPolicy = DEFAULT_RETRY) {
+    this.#forward = forward;
+    this.#retry = retry;
+  }
+
+  /**
+   * Queues an update (with its uuid set). Returns false for a duplicate (its uuid was already
+   * received on this task's stream).
+   */
+  update(frameworkId: string, status: mesos.v1.TaskStatus): boolean {
+    const key = streamKey(frameworkId, status.task_id.value);
+    let stream = this.#streams.get(key);
+    if (!stream) {
+      stream = {
+        frameworkId,
+        taskId: status.task_id.value,
+        pending: [],
+        received: new Set(),
+        latestState: status.state,
+        timer: undefined,
+        delay: this.#retry.initialMs,
+      };
+      this.#streams.set(key, stream);
+    }
+    const id = hex(status.uuid);
+    if (stream.received.has(id)) return false;
+    stream.received.add(id);
+    stream.pending.push(status);
+    stream.latestState = status.state;
+    if (stream.pending.length === 1) this.#send(stream, true);
+    return true;
+  }
+
+  /** The scheduler acknowledged `uuid`: pops the head if it matches and sends the next. */
+  acknowledge(frameworkId: string, taskId: string, uuid: Uint8Array): boolean {
+    const key = streamKey(frameworkId, taskId);
+    const stream = this.#streams.get(key);
+    const head = stream?.pending[0];
+    if (!stream || !head || hex(head.uuid) !== hex(uuid)) return false;
+    clearTimeout(stream.timer);
+    stream.timer = undefined;
+    stream.pending.shift();
+    if (isTerminalState(head.state)) {
+      this.#streams.delete(key);
+      return true;
+    }
+    if (stream.pending.length > 0) this.#send(stream, true);
+    return true;
+  }
+
+  /** Re-sends the head of every stream of the framework now (it re-subscribed). */
+  resend(frameworkId: string): void {
+    for (const stream of this.#streams.values()) {
+      if (stream.frameworkId === frameworkId && stream.pending.length > 0) this.#send(stream, true);
+    }
+  }
+
+  /** Drops every stream of the framework (it was torn down). */
+  removeFramework(frameworkId: string): void {
+    for (const [key, stream] of this.#streams) {
+      if (stream.frameworkId !== frameworkId) continue;
+      clearTimeout(stream.timer);
+      this.#streams.delete(key);
+    }
+  }
+
+  /** The updates of a task not yet acknowledged, head first. */
+  pending(frameworkId: string, taskId: string): readonly mesos.v1.TaskStatus[] {
+    return this.#streams.get(streamKey(frameworkId, taskId))?.pending ?? [];
+  }
+
+  stop(): void {
+    for (const stream of this.#streams.values()) clearTimeout(stream.timer);
+    this.#streams.clear();
+  }
+
+  #send(stream: Stream, reset: boolean): void {
+    const head = stream.pending[0];
+    if (!head) return;
+    clearTimeout(stream.timer);
+    if (reset) stream.delay = this.#retry.initialMs;
+    this.#forward(stream.frameworkId, head, stream.latestState);
+    stream.timer = setTimeout(() => {
+      stream.delay = Math.min(stream.delay * 2, this.#retry.maxMs);
+      this.#send(stream, false);
+    }, stream.delay);
+    stream.timer.unref?.();
+  }
+}
+
+function streamKey(frameworkId: string, taskId: string): string {
+  return `${frameworkId}\u0000${taskId}`;
+}
