@@ -88,6 +88,12 @@ export interface LocalClusterAgent {
 export interface LocalClusterFaults {
   /** SIGKILLs an executor's process group; returns false if it does not run on any agent. */
   killExecutor(frameworkId: string, executorId: string): boolean;
+  /**
+   * Cuts a framework's subscription connection as a network failure would (no end of stream);
+   * the master then treats the framework as disconnected (`failover_timeout` starts). Returns
+   * false if the framework has no subscription.
+   */
+  dropSubscription(frameworkId: string): boolean;
 }
 
 export interface LocalCluster {
@@ -177,6 +183,7 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
     faults: {
       killExecutor: (frameworkId, executorId) =>
         agents.some((a) => a.killExecutorProcess(frameworkId, executorId)),
+      dropSubscription: (frameworkId) => master.dropSubscription(frameworkId),
     },
     stop,
     [Symbol.asyncDispose]: stop,

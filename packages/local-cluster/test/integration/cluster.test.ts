@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type mesos, parseResources } from '@mesoskit/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type LocalCluster, startLocalCluster } from '../../src/index.js';
+import { type LocalCluster, type LocalClusterOptions, startLocalCluster } from '../../src/index.js';
 import { FIXTURE, waitFor } from '../agent/helpers.js';
 import { type Encoding, frameworkInfo, type Session, session } from '../master/helpers.js';
 
@@ -17,11 +17,12 @@ afterEach(async () => {
   cluster = undefined;
 });
 
-async function start(agents = 1): Promise<LocalCluster> {
+async function start(agents = 1, options: Partial<LocalClusterOptions> = {}): Promise<LocalCluster> {
   cluster = await startLocalCluster({
     agents,
     executorShutdownGracePeriodMs: 1000,
     statusUpdateRetryMs: { initialMs: 200, maxMs: 1000 },
+    ...options,
   });
   return cluster;
 }
@@ -187,6 +188,30 @@ describe('the local cluster, over raw HTTP', () => {
     await s.stream.end(5000);
     // The sleep's process group goes away within the shutdown grace period (1 s here).
     await waitFor(`process ${pid} to exit after TEARDOWN`, () => !alive(pid!), 5000);
+  });
+
+  it('keeps a dropped framework’s tasks within failover_timeout and resends their updates on resubscribe', async () => {
+    // Retries 60 s apart: only the resend that resubscribing triggers can arrive within 5 s.
+    const c = await start(1, { statusUpdateRetryMs: { initialMs: 60_000, maxMs: 60_000 } });
+    const info = frameworkInfo({ name: 'failover', failover_timeout: 60 });
+    const s = await session(c.masterUrl, info);
+    const [offer] = await s.stream.offers();
+    await s.launch(offer!.id.value, [commandTask('t5', offer!, 'sleep 100')]);
+    const starting = await s.stream.update('t5', 5000);
+    expect(starting.state).toBe('TASK_STARTING');
+
+    // The connection breaks before the scheduler acknowledges TASK_STARTING.
+    expect(c.faults.dropSubscription(s.frameworkId)).toBe(true);
+    await s.stream.end(5000);
+    const again = await session(c.masterUrl, info, { frameworkId: s.frameworkId });
+    expect(again.frameworkId).toBe(s.frameworkId);
+    expect(again.stream.streamId).not.toBe(s.stream.streamId);
+    const resent = await again.stream.update('t5', 5000);
+    expect(resent.state).toBe('TASK_STARTING');
+    expect(Buffer.from(resent.uuid!).equals(Buffer.from(starting.uuid!))).toBe(true);
+    await ack(again, resent);
+    expect((await again.stream.update('t5', 5000)).state).toBe('TASK_RUNNING');
+    again.stream.close();
   });
 
   it('offers every agent’s resources, one offer per agent', async () => {
