@@ -21,6 +21,19 @@ export interface BenchCase {
   targetText?: string;
 }
 
+/**
+ * An end-to-end case: one run yields several figures (e.g. tasks/s and CPU per task). It runs
+ * three times (once with `--quick`); each figure gets min / median / max over the runs.
+ */
+export interface AsyncBenchCase {
+  name: string;
+  /** Figure key → what it measures, for the table. */
+  figures: Record<string, string>;
+  /** Bounds a figure's median must respect (ignored with `--quick`). */
+  targets?: Record<string, { min?: number; max?: number; text: string }>;
+  run(quick: boolean): Promise<Record<string, number>>;
+}
+
 export interface BenchFigure {
   name: string;
   unit: string;
@@ -95,4 +108,31 @@ export function machineInfo(): Record<string, unknown> {
 
 export function formatRate(v: number): string {
   return Math.round(v).toLocaleString('en-US');
+}
+
+export async function measureAsync(c: AsyncBenchCase, options: BenchOptions): Promise<BenchFigure[]> {
+  const runs: Record<string, number>[] = [];
+  for (let i = 0; i < (options.quick ? 1 : 3); i++) runs.push(await c.run(options.quick));
+  return Object.keys(c.figures).map((key) => {
+    const values = runs.map((r) => r[key]!);
+    const sorted = [...values].sort((a, b) => a - b);
+    const figure: BenchFigure = {
+      name: `${c.name}.${key}`,
+      unit: c.figures[key]!,
+      runs: values,
+      min: sorted[0]!,
+      median: sorted[Math.floor(sorted.length / 2)]!,
+      max: sorted[sorted.length - 1]!,
+    };
+    const target = c.targets?.[key];
+    if (target) {
+      figure.target = target.min ?? target.max!;
+      if (!options.quick) {
+        figure.met =
+          (target.min === undefined || figure.median >= target.min) &&
+          (target.max === undefined || figure.median <= target.max);
+      }
+    }
+    return figure;
+  });
 }

@@ -8,7 +8,16 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type BenchCase, type BenchFigure, formatRate, machineInfo, measure } from './harness.js';
+import {
+  type AsyncBenchCase,
+  type BenchCase,
+  type BenchFigure,
+  formatRate,
+  machineInfo,
+  measure,
+  measureAsync,
+} from './harness.js';
+import { localClusterCases } from './local-cluster.js';
 import { protocolCases } from './protocol.js';
 
 const args = process.argv.slice(2);
@@ -21,7 +30,8 @@ if (onlyAt >= 0 && !only) {
 }
 
 const cases: BenchCase[] = [...protocolCases].filter((c) => !only || c.name.includes(only));
-if (cases.length === 0) {
+const endToEnd: AsyncBenchCase[] = [...localClusterCases].filter((c) => !only || c.name.includes(only));
+if (cases.length === 0 && endToEnd.length === 0) {
   console.error(`no benchmark matches --only ${only}`);
   process.exit(2);
 }
@@ -35,12 +45,25 @@ for (const c of cases) {
   console.error(`  ${c.name}: ${formatRate(f.median)} ${c.unit}/s${mark}`);
 }
 
+const targetTexts = new Map<string, string>(
+  cases.flatMap((c) => (c.targetText ? [[c.name, c.targetText]] : [])),
+);
+for (const c of endToEnd) {
+  for (const f of await measureAsync(c, { budgetMs, quick })) {
+    figures.push(f);
+    const key = f.name.slice(c.name.length + 1);
+    const text = c.targets?.[key]?.text;
+    if (text) targetTexts.set(f.name, text);
+    console.error(`  ${f.name}: ${formatRate(f.median)} ${f.unit}`);
+  }
+}
+
 const nameWidth = Math.max(...figures.map((f) => f.name.length), 4);
-const header = `${'case'.padEnd(nameWidth)}  ${'median/s'.padStart(12)}  ${'min/s'.padStart(12)}  ${'max/s'.padStart(12)}  target`;
+const header = `${'case'.padEnd(nameWidth)}  ${'median'.padStart(12)}  ${'min'.padStart(12)}  ${'max'.padStart(12)}  target`;
 console.log(`\n${header}\n${'-'.repeat(header.length + 8)}`);
 for (const f of figures) {
-  const c = cases.find((x) => x.name === f.name)!;
-  const target = c.targetText ? `${c.targetText}${f.met === undefined ? '' : f.met ? ' ok' : ' MISSED'}` : '';
+  const text = targetTexts.get(f.name);
+  const target = text ? `${text}${f.met === undefined ? '' : f.met ? ' ok' : ' MISSED'}` : '';
   console.log(
     `${f.name.padEnd(nameWidth)}  ${formatRate(f.median).padStart(12)}  ${formatRate(f.min).padStart(12)}  ${formatRate(f.max).padStart(12)}  ${target}`,
   );

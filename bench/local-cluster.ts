@@ -1,0 +1,200 @@
+/**
+ * The local cluster end to end: a minimal raw-HTTP framework (protobuf, in this process) runs
+ * no-op tasks on the test executor through `mesoskit-local` (master + agent in their own
+ * process, so their CPU is measured alone from /proc), one Mesos task per task, acknowledging
+ * every update. Figures: tasks/s, and master + agent CPU per task.
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { Agent, request } from 'node:http';
+import { fileURLToPath } from 'node:url';
+import {
+  MEDIA_TYPES,
+  type mesos,
+  parseResources,
+  RecordIODecoder,
+  type SchedulerCall,
+  schedulerCall,
+  schedulerEvent,
+} from '@mesoskit/protocol';
+import type { AsyncBenchCase } from './harness.js';
+
+const CLI = fileURLToPath(new URL('../packages/local-cluster/dist/cli.js', import.meta.url));
+const EXECUTOR = fileURLToPath(
+  new URL('../packages/local-cluster/test/agent/fixtures/test-executor.mjs', import.meta.url),
+);
+const TICKS_PER_SECOND = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+const TASK_RESOURCES = parseResources('cpus:0.01;mem:1');
+const EXECUTOR_RESOURCES = parseResources('cpus:0.1;mem:32');
+const FINISH = Buffer.from(JSON.stringify({ mode: 'finish' }));
+
+/** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat. */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+}
+
+async function startCluster(): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(
+    process.execPath,
+    [CLI, '--port', '0', '--agents', '1', '--resources', 'cpus:64;mem:65536;disk:4096;ports:[31000-32000]'],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /http:\/\/[\d.]+:\d+/.exec(out);
+      if (m) resolve(m[0]);
+    });
+    child.once('exit', (code) =>
+      reject(new Error(`mesoskit-local exited (${code}) before printing its URL`)),
+    );
+  });
+  child.stdout!.resume();
+  return { child, url };
+}
+
+/** Runs `total` no-op tasks; resolves with the seconds taken by the last `measured` of them. */
+async function runTasks(url: string, total: number, measured: number, pid: number) {
+  const calls = new Agent({ keepAlive: true, maxSockets: 4 });
+  let streamId = '';
+  let frameworkId = '';
+  let launched = 0;
+  let finished = 0;
+  let executorRunning = false;
+  let startTime = 0n;
+  let startCpu = 0;
+
+  const post = (call: SchedulerCall): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const body = schedulerCall.encode({ framework_id: { value: frameworkId }, ...call }, 'protobuf');
+      const req = request(
+        `${url}/api/v1/scheduler`,
+        {
+          method: 'POST',
+          agent: calls,
+          headers: { 'Content-Type': MEDIA_TYPES.protobuf, 'Mesos-Stream-Id': streamId },
+        },
+        (res) => {
+          res.resume();
+          res.on('end', () =>
+            res.statusCode === 202 ? resolve() : reject(new Error(`call got ${res.statusCode}`)),
+          );
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
+
+  return new Promise<{ seconds: number; cpu: number }>((resolve, reject) => {
+    const onOffers = (offers: mesos.v1.Offer[]): void => {
+      for (const offer of offers) {
+        const cpus = (offer.resources ?? []).find((r) => r.name === 'cpus')?.scalar?.value ?? 0;
+        const executorCost = executorRunning ? 0 : 0.1;
+        const fit = Math.floor((cpus - executorCost) / 0.01);
+        const count = Math.max(0, Math.min(total - launched, fit));
+        const tasks: mesos.v1.TaskInfo[] = [];
+        for (let i = 0; i < count; i++) {
+          const id = `t${launched++}`;
+          tasks.push({
+            name: id,
+            task_id: { value: id },
+            agent_id: offer.agent_id,
+            resources: TASK_RESOURCES,
+            data: FINISH,
+            executor: {
+              executor_id: { value: 'bench' },
+              framework_id: { value: frameworkId },
+              command: { value: `exec node ${EXECUTOR}` },
+              resources: EXECUTOR_RESOURCES,
+            },
+          });
+        }
+        if (tasks.length > 0) executorRunning = true;
+        post({
+          type: 'ACCEPT',
+          accept: {
+            offer_ids: [offer.id],
+            operations: tasks.length > 0 ? [{ type: 'LAUNCH', launch: { task_infos: tasks } }] : [],
+            filters: { refuse_seconds: 0 },
+          },
+        }).catch(reject);
+      }
+    };
+
+    const onUpdate = (status: mesos.v1.TaskStatus): void => {
+      if (status.uuid) {
+        post({
+          type: 'ACKNOWLEDGE',
+          acknowledge: { agent_id: status.agent_id!, task_id: status.task_id, uuid: status.uuid },
+        }).catch(reject);
+      }
+      if (status.state === 'TASK_FINISHED') {
+        finished++;
+        if (finished === total - measured) {
+          startTime = process.hrtime.bigint();
+          startCpu = cpuSeconds(pid);
+        }
+        if (finished === total) {
+          const seconds = Number(process.hrtime.bigint() - startTime) / 1e9;
+          const cpu = cpuSeconds(pid) - startCpu;
+          req.destroy();
+          calls.destroy();
+          resolve({ seconds, cpu });
+        }
+      } else if (status.state !== 'TASK_RUNNING' && status.state !== 'TASK_STARTING') {
+        reject(new Error(`task ${status.task_id.value} ended ${status.state}: ${status.message}`));
+      }
+    };
+
+    const decoder = new RecordIODecoder();
+    const body = schedulerCall.encode(
+      { type: 'SUBSCRIBE', subscribe: { framework_info: { user: 'bench', name: 'bench' } } },
+      'protobuf',
+    );
+    const req = request(
+      `${url}/api/v1/scheduler`,
+      {
+        method: 'POST',
+        agent: false,
+        headers: { 'Content-Type': MEDIA_TYPES.protobuf, Accept: MEDIA_TYPES.protobuf },
+      },
+      (res) => {
+        streamId = String(res.headers['mesos-stream-id']);
+        res.on('data', (chunk: Buffer) => {
+          for (const record of decoder.push(chunk)) {
+            const event = schedulerEvent.decode(record, 'protobuf');
+            if (event.type === 'SUBSCRIBED') frameworkId = event.subscribed!.framework_id.value;
+            else if (event.type === 'OFFERS') onOffers(event.offers?.offers ?? []);
+            else if (event.type === 'UPDATE') onUpdate(event.update!.status);
+          }
+        });
+      },
+    );
+    req.on('error', (err) => {
+      if (finished < total) reject(err);
+    });
+    req.end(body);
+  });
+}
+
+export const localClusterCases: AsyncBenchCase[] = [
+  {
+    name: 'local-cluster.noop-tasks',
+    figures: { 'tasks/s': 'tasks/s', 'cpu-us-per-task': 'µs master+agent CPU per task' },
+    targets: { 'cpu-us-per-task': { max: 130, text: '≤ 130 µs' } },
+    async run(quick) {
+      const measured = quick ? 200 : 2000;
+      const { child, url } = await startCluster();
+      try {
+        const { seconds, cpu } = await runTasks(url, measured + 100, measured, child.pid!);
+        return { 'tasks/s': measured / seconds, 'cpu-us-per-task': (cpu / measured) * 1e6 };
+      } finally {
+        child.kill('SIGINT');
+        await new Promise((r) => child.once('exit', r));
+      }
+    },
+  },
+];
