@@ -123,6 +123,7 @@ export {
   defineTask,
   MAX_TASK_NAME_LENGTH,
 } from './task.js';
+export { isTerminalTaskState, TERMINAL_TASK_STATES } from './task-state.js';
 
 import type { mesos } from './mesos/types.generated.js';
 
