@@ -1,4 +1,7 @@
 import { defineConfig } from 'tsup';
-import { libraryConfig } from '../../tsup.shared.js';
+import { cliConfig, libraryConfig } from '../../tsup.shared.js';
 
-export default defineConfig(libraryConfig({ index: 'src/index.ts' }));
+export default defineConfig([
+  libraryConfig({ index: 'src/index.ts', testing: 'src/testing.ts' }, { keep: ['cli.*'] }),
+  cliConfig({ cli: 'src/cli.ts' }),
+]);

@@ -1,0 +1,167 @@
+/**
+ * The executor's call connection: one persistent HTTP/1.1 connection on which calls are
+ * written back to back (pipelined) and answered in order, as libprocess serves a connection.
+ * Calls issued in the same tick leave in one write. Responses are parsed just enough to read
+ * the status and skip the body (`Content-Length` or chunked).
+ *
+ * This is much cheaper than one `http.request` per call, which matters because every task
+ * costs at least two calls (TASK_RUNNING and the terminal update).
+ *
+ * @module
+ */
+import net from 'node:net';
+
+interface Pending {
+  resolve: (status: number) => void;
+  reject: (err: Error) => void;
+  /** The request's bytes, kept to resend it once on a fresh connection. */
+  bytes: Buffer;
+  /** Already resent once. */
+  retried: boolean;
+  /** Written to the current connection. */
+  written: boolean;
+}
+
+const CRLF2 = Buffer.from('\r\n\r\n');
+
+export class CallChannel {
+  readonly #host: string;
+  readonly #port: number;
+  readonly #head: string;
+  #socket: net.Socket | undefined;
+  readonly #pending: Pending[] = [];
+  #out: Buffer[] = [];
+  #flushScheduled = false;
+  #buf: Buffer = Buffer.alloc(0);
+  /** Bytes of the current response body still to skip (-1: reading the head). */
+  #bodyLeft = -1;
+  #chunked = false;
+  #status = 0;
+  #closed = false;
+
+  constructor(url: URL, headers: Record<string, string>) {
+    this.#host = url.hostname.replace(/^\[|\]$/g, '');
+    this.#port = Number(url.port || 80);
+    let head = `POST ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\n`;
+    for (const [k, v] of Object.entries(headers)) head += `${k}: ${v}\r\n`;
+    this.#head = head;
+  }
+
+  /** Sends one request body; resolves with the response status. */
+  post(body: Uint8Array): Promise<number> {
+    if (this.#closed) return Promise.reject(new Error('the call connection is closed'));
+    return new Promise((resolve, reject) => {
+      const bytes = Buffer.concat([
+        Buffer.from(`${this.#head}Content-Length: ${body.byteLength}\r\n\r\n`, 'latin1'),
+        body,
+      ]);
+      this.#pending.push({ resolve, reject, bytes, retried: false, written: false });
+      this.#out.push(bytes);
+      this.#scheduleFlush();
+    });
+  }
+
+  #scheduleFlush(): void {
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    process.nextTick(() => this.#flush());
+  }
+
+  #flush(): void {
+    this.#flushScheduled = false;
+    if (this.#out.length === 0 || this.#closed) return;
+    const socket = this.#socket ?? this.#connect();
+    const out = this.#out;
+    this.#out = [];
+    for (const p of this.#pending) p.written = true;
+    socket.write(out.length === 1 ? out[0]! : Buffer.concat(out));
+  }
+
+  #connect(): net.Socket {
+    const socket = net.connect({ host: this.#host, port: this.#port, noDelay: true });
+    socket.setKeepAlive(true);
+    this.#socket = socket;
+    this.#buf = Buffer.alloc(0);
+    this.#bodyLeft = -1;
+    socket.on('data', (chunk: Buffer) => this.#onData(socket, chunk));
+    const fail = (err: Error | undefined): void => {
+      if (this.#socket !== socket) return;
+      this.#socket = undefined;
+      // Requests without a response are resent once on a fresh connection: a keep-alive
+      // connection the server closed while idle must not lose a call (updates are idempotent by
+      // uuid). A request that fails twice is rejected.
+      const error = err ?? new Error('the agent closed the call connection');
+      const keep: Pending[] = [];
+      for (const p of this.#pending.splice(0)) {
+        if (this.#closed || (p.written && p.retried)) {
+          p.reject(error);
+          continue;
+        }
+        if (p.written) p.retried = true;
+        p.written = false;
+        keep.push(p);
+      }
+      this.#pending.push(...keep);
+      this.#out = keep.map((p) => p.bytes);
+      if (keep.length > 0) this.#scheduleFlush();
+    };
+    socket.on('error', (err) => fail(err));
+    socket.on('close', () => fail(undefined));
+    return socket;
+  }
+
+  #onData(socket: net.Socket, chunk: Buffer): void {
+    this.#buf = this.#buf.length === 0 ? chunk : Buffer.concat([this.#buf, chunk]);
+    for (;;) {
+      if (this.#bodyLeft < 0) {
+        const end = this.#buf.indexOf(CRLF2);
+        if (end < 0) {
+          if (this.#buf.length > 64 * 1024) socket.destroy(new Error('response head too large'));
+          return;
+        }
+        const head = this.#buf.subarray(0, end).toString('latin1');
+        this.#buf = this.#buf.subarray(end + 4);
+        const status = Number(head.slice(9, 12));
+        if (!Number.isInteger(status)) {
+          socket.destroy(new Error(`malformed response: ${head.slice(0, 40)}`));
+          return;
+        }
+        this.#status = status;
+        const length = /\r\ncontent-length:\s*(\d+)/i.exec(head);
+        this.#chunked = !length && /\r\ntransfer-encoding:\s*chunked/i.test(head);
+        this.#bodyLeft = length ? Number(length[1]) : 0;
+      }
+      if (this.#chunked) {
+        // Skip chunks until the zero-size one and its trailer.
+        const line = this.#buf.indexOf('\r\n');
+        if (line < 0) return;
+        const size = Number.parseInt(this.#buf.subarray(0, line).toString('latin1'), 16);
+        if (size === 0) {
+          const trailerEnd = this.#buf.indexOf(CRLF2, line);
+          if (trailerEnd < 0) return;
+          this.#buf = this.#buf.subarray(trailerEnd + 4);
+          this.#chunked = false;
+          this.#bodyLeft = 0;
+        } else {
+          if (this.#buf.length < line + 2 + size + 2) return;
+          this.#buf = this.#buf.subarray(line + 2 + size + 2);
+          continue;
+        }
+      } else {
+        if (this.#buf.length < this.#bodyLeft) return;
+        this.#buf = this.#buf.subarray(this.#bodyLeft);
+      }
+      this.#bodyLeft = -1;
+      this.#pending.shift()?.resolve(this.#status);
+      if (this.#buf.length === 0) return;
+    }
+  }
+
+  close(): void {
+    this.#closed = true;
+    const socket = this.#socket;
+    this.#socket = undefined;
+    socket?.destroy();
+    for (const p of this.#pending.splice(0)) p.reject(new Error('the call connection is closed'));
+  }
+}

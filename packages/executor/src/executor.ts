@@ -1,0 +1,907 @@
+/**
+ * The executor runtime: subscribes to the agent, runs launched tasks through their handlers
+ * (with a concurrency limit and a queue), reports every task with a terminal status update that
+ * it keeps until ACKNOWLEDGED, handles KILL, SHUTDOWN, framework messages, idleness, and the
+ * agent going away (§3 of the Mesos notes).
+ *
+ * @module
+ */
+import { randomFillSync } from 'node:crypto';
+import {
+  decodeLaunchEnvelope,
+  decodeMessageEnvelope,
+  EnvelopeError,
+  type ExecutorCall,
+  type ExecutorEvent,
+  encodeMessageEnvelope,
+  encodeResultEnvelope,
+  failureSummary,
+  type LaunchEnvelope,
+  type mesos,
+  type TaskInfo,
+  type TaskState,
+  type TaskStatus,
+  toWireFailure,
+  type WireFailure,
+} from '@mesoskit/protocol';
+import { AgentConnection } from './connection.js';
+import { MessageQueue, type TaskContext, Throttle } from './context.js';
+import { AgentConnectionError, LaunchError } from './errors.js';
+import type { HandlerBinding } from './handlers.js';
+import { childLogger, type Logger } from './logger.js';
+import { type ExecutorOptions, type ResolvedExecutorOptions, resolveExecutorOptions } from './options.js';
+import { WorkerPool } from './worker-pool.js';
+
+/** Why an executor stopped. */
+export type ExecutorExitReason =
+  /** The agent sent SHUTDOWN. */
+  | 'shutdown'
+  /** No task for `idleTimeoutMs`. */
+  | 'idle'
+  /** `stop()` was called. */
+  | 'stopped'
+  /** The agent went away and the framework does not checkpoint. */
+  | 'agent-lost'
+  /** The agent went away and did not come back within `MESOS_RECOVERY_TIMEOUT`. */
+  | 'recovery-timeout'
+  /** The agent sent an ERROR event. */
+  | 'agent-error';
+
+/** How an executor ended, from `closed()`. */
+export interface ExecutorExit {
+  readonly reason: ExecutorExitReason;
+  /** The error behind `agent-lost`, `recovery-timeout` or `agent-error`. */
+  readonly error?: Error;
+  /** The process exit code the CLI uses: 0 for `shutdown`, `idle` and `stopped`, else 1. */
+  readonly exitCode: number;
+}
+
+/** Counters of a running executor. */
+export interface ExecutorStats {
+  /** Tasks waiting for a concurrency slot. */
+  readonly queued: number;
+  /** Tasks whose handler runs (including those being killed). */
+  readonly running: number;
+  /** Status updates sent but not yet acknowledged by the agent. */
+  readonly unacknowledgedUpdates: number;
+  /** Tasks launched since the start. */
+  readonly launched: number;
+}
+
+/** A running executor, from {@link runExecutor}. */
+export interface Executor {
+  readonly frameworkId: string;
+  readonly executorId: string;
+  /** The agent's id (from SUBSCRIBED, else `MESOS_SLAVE_ID`). */
+  readonly agentId: string;
+  /** Resolves (never rejects) once the executor has stopped, saying why. */
+  closed(): Promise<ExecutorExit>;
+  /** Kills every task as SHUTDOWN would, sends their terminal updates, waits briefly for acknowledgements, closes. */
+  stop(): Promise<ExecutorExit>;
+  stats(): ExecutorStats;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/**
+ * Starts an executor: reads the agent's environment, subscribes, and runs launched tasks until
+ * SHUTDOWN (or idleness, or the agent going away). Resolves once the agent accepted the
+ * subscription (SUBSCRIBED), with a handle whose `closed()` says when and why it stopped.
+ *
+ * ```ts
+ * import { handle, handlers, runExecutor } from '@mesoskit/executor';
+ * const executor = await runExecutor({ handlers: handlers(handle(resize, resizeImage)), concurrency: 4 });
+ * const { exitCode } = await executor.closed();
+ * ```
+ *
+ * @throws {InvalidOptionsError} for bad options.
+ * @throws {ExecutorEnvironmentError} naming a missing or unreadable `MESOS_*` variable.
+ * @throws {AgentConnectionError} when the agent refuses the subscription or cannot be reached
+ *   within `subscribeTimeoutMs`.
+ */
+export async function runExecutor(options: ExecutorOptions): Promise<Executor> {
+  const runtime = new ExecutorRuntime(resolveExecutorOptions(options));
+  await runtime.start();
+  return runtime;
+}
+
+type RunState = 'queued' | 'running' | 'killing' | 'done';
+
+interface TaskRun {
+  readonly id: string;
+  readonly info: TaskInfo;
+  state: RunState;
+  binding?: HandlerBinding;
+  launch?: LaunchEnvelope;
+  readonly controller: AbortController;
+  /** Some update of this task was acknowledged. */
+  acked: boolean;
+  /** Hex uuid of the terminal update, once sent. */
+  terminalUuid?: string;
+  messages?: MessageQueue<unknown>;
+  throttle?: Throttle<unknown>;
+  killTimer?: ReturnType<typeof setTimeout>;
+  /** Runs in the worker pool. */
+  worker?: boolean;
+  /** Pending TASK_RUNNING (with `runningUpdateDelayMs`). */
+  runningTimer?: ReturnType<typeof setTimeout>;
+  killDeadline?: number;
+  killMessage?: string;
+}
+
+interface PendingUpdate {
+  readonly taskId: string;
+  readonly update: mesos.v1.executor.Call.Update;
+  /** Posted on the current connection, or listed in its SUBSCRIBE. */
+  sent: boolean;
+}
+
+const KILLED = 'Task killed';
+
+class ExecutorRuntime implements Executor {
+  readonly #o: ResolvedExecutorOptions;
+  readonly #log: Logger;
+  readonly #conn: AgentConnection;
+  readonly #tasks = new Map<string, TaskRun>();
+  readonly #queue: TaskRun[] = [];
+  readonly #unacked = new Map<string, PendingUpdate>();
+  readonly #perHandler = new Map<string, number>();
+  #running = 0;
+  #launched = 0;
+  #connected = false;
+  #subscribedOnce = false;
+  #onFirstSubscribed: (() => void) | undefined;
+  #agentId: string;
+  #shuttingDown = false;
+  #closed = false;
+  #idleTimer: ReturnType<typeof setTimeout> | undefined;
+  #heartbeatTimer: ReturnType<typeof setInterval> | undefined;
+  #recoveryTimer: ReturnType<typeof setTimeout> | undefined;
+  #recovering = false;
+  #wake: (() => void)[] = [];
+  #resolveClosed!: (exit: ExecutorExit) => void;
+  readonly #closedPromise: Promise<ExecutorExit>;
+  #processHandler: ((err: unknown) => void) | undefined;
+  #pool: WorkerPool | undefined;
+
+  constructor(options: ResolvedExecutorOptions) {
+    this.#o = options;
+    const env = options.environment;
+    this.#log = childLogger(options.logger, { executorId: env.executorId, frameworkId: env.frameworkId });
+    this.#agentId = env.agentId ?? '';
+    this.#conn = new AgentConnection({
+      url: env.agentUrl,
+      frameworkId: env.frameworkId,
+      executorId: env.executorId,
+      encoding: options.encoding,
+      authToken: env.authToken,
+    });
+    this.#closedPromise = new Promise((resolve) => {
+      this.#resolveClosed = resolve;
+    });
+  }
+
+  get frameworkId(): string {
+    return this.#o.environment.frameworkId;
+  }
+  get executorId(): string {
+    return this.#o.environment.executorId;
+  }
+  get agentId(): string {
+    return this.#agentId;
+  }
+
+  closed(): Promise<ExecutorExit> {
+    return this.#closedPromise;
+  }
+
+  stop(): Promise<ExecutorExit> {
+    void this.#shutdown('stopped');
+    return this.#closedPromise;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+
+  stats(): ExecutorStats {
+    return {
+      queued: this.#queue.length,
+      running: this.#running,
+      unacknowledgedUpdates: this.#unacked.size,
+      launched: this.#launched,
+    };
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Connection
+
+  async start(): Promise<void> {
+    if (this.#o.catchProcessErrors) {
+      this.#processHandler = (err: unknown) => {
+        this.#log.error('uncaught error outside any handler call (ignored)', { error: describeError(err) });
+      };
+      process.on('uncaughtException', this.#processHandler);
+      process.on('unhandledRejection', this.#processHandler);
+    }
+    const firstSubscribed = new Promise<void>((resolve) => {
+      this.#onFirstSubscribed = resolve;
+    });
+    const deadline = Date.now() + this.#o.subscribeTimeoutMs;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.#subscribe();
+        break;
+      } catch (err) {
+        const retryable =
+          err instanceof AgentConnectionError &&
+          (err.code === 'AGENT_UNREACHABLE' || err.status === 503 || err.status === 404);
+        if (!retryable || Date.now() >= deadline) {
+          this.#close('agent-lost', err as Error);
+          throw err;
+        }
+        this.#log.debug('subscribe failed; retrying', { attempt, error: describeError(err) });
+        await delay(Math.min(1000, 50 * 2 ** attempt, Math.max(0, deadline - Date.now())));
+      }
+    }
+    await Promise.race([firstSubscribed, this.#closedPromise]);
+    if (this.#o.heartbeatIntervalMs > 0) {
+      this.#heartbeatTimer = setInterval(() => {
+        if (this.#connected) this.#conn.call({ type: 'HEARTBEAT' }).catch(() => {});
+      }, this.#o.heartbeatIntervalMs);
+      this.#heartbeatTimer.unref();
+    }
+  }
+
+  #subscribe(): Promise<void> {
+    const unacknowledgedTasks = [...this.#tasks.values()].filter((r) => !r.acked).map((r) => r.info);
+    const pending = [...this.#unacked.values()];
+    for (const u of pending) u.sent = true;
+    const unacknowledgedUpdates = pending.map((u) => u.update);
+    const subscribe: NonNullable<ExecutorCall['subscribe']> = {};
+    if (unacknowledgedTasks.length > 0) subscribe.unacknowledged_tasks = unacknowledgedTasks;
+    if (unacknowledgedUpdates.length > 0) subscribe.unacknowledged_updates = unacknowledgedUpdates;
+    return this.#conn.subscribe(subscribe, {
+      onEvent: (event) => this.#onEvent(event),
+      onEnd: (error) => this.#onStreamEnd(error),
+    });
+  }
+
+  #onStreamEnd(error: Error | undefined): void {
+    const wasConnected = this.#connected;
+    this.#connected = false;
+    this.#notify();
+    // While shutting down, the shutdown itself finishes (its wait for acknowledgements ends now).
+    if (this.#closed || this.#shuttingDown) return;
+    this.#log.warn('agent connection lost', {
+      error: error ? describeError(error) : 'end of stream',
+      checkpoint: this.#o.environment.checkpoint,
+    });
+    if (!this.#o.environment.checkpoint) {
+      void this.#terminate(
+        'agent-lost',
+        new AgentConnectionError('AGENT_UNREACHABLE', 'the agent connection was lost', { cause: error }),
+      );
+      return;
+    }
+    if (wasConnected || !this.#recovering) void this.#recover();
+  }
+
+  /** Re-subscribes with the unacknowledged tasks and updates until it works or recovery times out (§3.10). */
+  async #recover(): Promise<void> {
+    if (this.#recovering) return;
+    this.#recovering = true;
+    const env = this.#o.environment;
+    this.#recoveryTimer ??= setTimeout(() => {
+      void this.#terminate(
+        'recovery-timeout',
+        new AgentConnectionError(
+          'AGENT_UNREACHABLE',
+          `the agent did not come back within MESOS_RECOVERY_TIMEOUT (${env.recoveryTimeoutMs} ms)`,
+        ),
+      );
+    }, env.recoveryTimeoutMs);
+    try {
+      for (let attempt = 1; !this.#shuttingDown; attempt++) {
+        await delay(Math.random() * env.subscriptionBackoffMaxMs);
+        if (this.#shuttingDown) return;
+        try {
+          this.#log.info('re-subscribing', {
+            attempt,
+            unacknowledgedUpdates: this.#unacked.size,
+          });
+          await this.#subscribe();
+          return;
+        } catch (err) {
+          this.#log.debug('re-subscribe failed', { attempt, error: describeError(err) });
+        }
+      }
+    } finally {
+      this.#recovering = false;
+    }
+  }
+
+  #onEvent(event: ExecutorEvent): void {
+    try {
+      switch (event.type) {
+        case 'SUBSCRIBED':
+          this.#onSubscribed(event.subscribed);
+          return;
+        case 'LAUNCH':
+          if (event.launch) this.#onLaunch(event.launch.task);
+          return;
+        case 'LAUNCH_GROUP':
+          for (const task of event.launch_group?.task_group.tasks ?? []) this.#onLaunch(task);
+          return;
+        case 'KILL':
+          if (event.kill) this.#onKill(event.kill.task_id.value, event.kill.kill_policy);
+          return;
+        case 'ACKNOWLEDGED':
+          if (event.acknowledged)
+            this.#onAcknowledged(event.acknowledged.task_id.value, event.acknowledged.uuid);
+          return;
+        case 'MESSAGE':
+          if (event.message) this.#onMessage(event.message.data);
+          return;
+        case 'SHUTDOWN':
+          this.#log.info('SHUTDOWN received', { tasks: this.#tasks.size });
+          void this.#shutdown('shutdown');
+          return;
+        case 'ERROR': {
+          const message = event.error?.message ?? 'unknown error';
+          this.#log.error('the agent sent an ERROR event', { message });
+          void this.#shutdown('agent-error', new AgentConnectionError('AGENT_ERROR', message));
+          return;
+        }
+        case 'HEARTBEAT':
+          this.#log.trace('heartbeat');
+          return;
+        default:
+          this.#log.debug('ignored an event of unknown type', { type: event.type });
+      }
+    } catch (err) {
+      // Never let one event break the stream: log, and carry on.
+      this.#log.error('failed to handle an event', { type: event.type, error: describeError(err) });
+    }
+  }
+
+  #onSubscribed(subscribed: mesos.v1.executor.Event.Subscribed | undefined): void {
+    this.#connected = true;
+    if (this.#recoveryTimer !== undefined) clearTimeout(this.#recoveryTimer);
+    this.#recoveryTimer = undefined;
+    const agentId = subscribed?.agent_info.id?.value;
+    if (agentId) this.#agentId = agentId;
+    this.#log.info(this.#subscribedOnce ? 're-subscribed' : 'subscribed', {
+      agentId: this.#agentId,
+      containerId: subscribed?.container_id?.value,
+      unacknowledgedUpdates: this.#unacked.size,
+    });
+    this.#subscribedOnce = true;
+    // Updates made after the SUBSCRIBE was sent (so not listed in it) go out now.
+    for (const pending of this.#unacked.values()) if (!pending.sent) this.#postUpdate(pending);
+    this.#onFirstSubscribed?.();
+    this.#onFirstSubscribed = undefined;
+    this.#checkIdle();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Launch and run
+
+  #onLaunch(info: TaskInfo): void {
+    const id = info.task_id.value;
+    if (this.#tasks.has(id)) {
+      this.#log.warn('ignored a second LAUNCH of a known task', { taskId: id });
+      return;
+    }
+    this.#launched++;
+    this.#clearIdle();
+    const run: TaskRun = { id, info, state: 'queued', controller: new AbortController(), acked: false };
+    this.#tasks.set(id, run);
+    if (this.#shuttingDown) {
+      this.#finish(run, 'TASK_KILLED', { message: `${KILLED}: the executor is shutting down` });
+      return;
+    }
+    const rejected = this.#prepare(run);
+    if (rejected) {
+      const failure = toWireFailure(rejected, { includeStack: false });
+      this.#log.warn('task rejected', { taskId: id, code: rejected.code, reason: rejected.message });
+      this.#finish(run, 'TASK_FAILED', {
+        message: failureSummary(failure),
+        reason: 'REASON_TASK_INVALID',
+        data: encodeResultEnvelope({ ok: false, failure }),
+      });
+      return;
+    }
+    this.#queue.push(run);
+    this.#pump();
+  }
+
+  /** Decodes the launch envelope and finds the handler; returns why the task cannot run, if so. */
+  #prepare(run: TaskRun): LaunchError | undefined {
+    const data = run.info.data;
+    if (data === undefined || data.length === 0) {
+      return new LaunchError(
+        'BAD_LAUNCH_ENVELOPE',
+        `task ${run.id} has no launch envelope in TaskInfo.data (was it launched by a mesoskit scheduler?)`,
+      );
+    }
+    let launch: LaunchEnvelope;
+    try {
+      launch = decodeLaunchEnvelope(data, { maxBytes: this.#o.maxLaunchBytes });
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      return new LaunchError('BAD_LAUNCH_ENVELOPE', `task ${run.id} has a bad launch envelope: ${message}`, {
+        cause: err,
+      });
+    }
+    const binding = this.#o.handlers.get(launch.task);
+    if (!binding) {
+      const known = this.#o.handlers.list.map((b) => b.name).join(', ') || 'none';
+      return new LaunchError(
+        'UNKNOWN_TASK',
+        `no handler for task ${JSON.stringify(launch.task)} in this executor (it handles: ${known})`,
+      );
+    }
+    if (binding.version !== launch.taskVersion) {
+      return new LaunchError(
+        'TASK_VERSION_MISMATCH',
+        `task ${JSON.stringify(launch.task)} was launched at version ${launch.taskVersion}, but this executor handles version ${binding.version}`,
+      );
+    }
+    run.binding = binding;
+    run.launch = launch;
+    return undefined;
+  }
+
+  /** Starts queued tasks while slots are free (executor-wide and per handler). */
+  #pump(): void {
+    for (let i = 0; i < this.#queue.length && this.#running < this.#o.concurrency; ) {
+      const run = this.#queue[i]!;
+      const limit = run.binding!.options.concurrency;
+      if (limit !== undefined && (this.#perHandler.get(run.binding!.name) ?? 0) >= limit) {
+        i++;
+        continue;
+      }
+      this.#queue.splice(i, 1);
+      this.#startRun(run);
+    }
+  }
+
+  #startRun(run: TaskRun): void {
+    const binding = run.binding!;
+    const launch = run.launch!;
+    run.state = 'running';
+    this.#running++;
+    this.#perHandler.set(binding.name, (this.#perHandler.get(binding.name) ?? 0) + 1);
+    const delay = this.#o.runningUpdateDelayMs;
+    if (delay <= 0) this.#sendUpdate(run, 'TASK_RUNNING', {});
+    else {
+      run.runningTimer = setTimeout(() => {
+        run.runningTimer = undefined;
+        if (run.state !== 'done') this.#sendUpdate(run, 'TASK_RUNNING', {});
+      }, delay);
+    }
+    let log: Logger | undefined;
+    const getLog = (): Logger =>
+      (log ??= childLogger(this.#o.logger, { taskId: run.id, task: launch.task, attempt: launch.attempt }));
+    const messages = new MessageQueue<unknown>(this.#o.messageBufferSize);
+    run.messages = messages;
+    run.throttle = new Throttle(this.#o.progressIntervalMs, (value) => {
+      try {
+        this.#postMessage(encodeMessageEnvelope({ kind: 'progress', taskId: run.id, data: value }));
+      } catch (err) {
+        getLog().warn('progress value cannot be encoded; dropped', { error: describeError(err) });
+      }
+    });
+    const env = this.#o.environment;
+    const ctx: TaskContext = {
+      taskId: run.id,
+      task: launch.task,
+      attempt: launch.attempt,
+      sandbox: env.sandbox,
+      executorId: env.executorId,
+      frameworkId: env.frameworkId,
+      agentId: this.#agentId,
+      signal: run.controller.signal,
+      get log() {
+        return getLog();
+      },
+      send: (data: unknown) => {
+        if (run.state === 'done') return;
+        this.#postMessage(encodeMessageEnvelope({ kind: 'message', taskId: run.id, data }));
+      },
+      progress: (value: unknown) => {
+        if (run.state === 'running') run.throttle?.push(value);
+      },
+      messages,
+    };
+    let result: Promise<unknown>;
+    if (binding.options.isolation === 'worker') {
+      result = this.#runInWorker(run, ctx, launch.input, getLog);
+    } else {
+      try {
+        result = Promise.resolve(binding.fn(launch.input as never, ctx));
+      } catch (err) {
+        result = Promise.reject(err);
+      }
+    }
+    result.then(
+      (output) => this.#onSettled(run, { ok: true, output }),
+      (error: unknown) => this.#onSettled(run, { ok: false, error }),
+    );
+  }
+
+  /** Runs a handler in the worker pool, relaying the context (§ worker-pool.ts). */
+  #runInWorker(run: TaskRun, ctx: TaskContext, input: unknown, getLog: () => Logger): Promise<unknown> {
+    this.#pool ??= new WorkerPool(this.#o.handlers.source!, this.#o.workerThreads);
+    const pool = this.#pool;
+    run.worker = true;
+    run.controller.signal.addEventListener('abort', () => pool.abort(run.id), { once: true });
+    return pool.run(
+      {
+        id: run.id,
+        task: ctx.task,
+        input,
+        bufferSize: this.#o.messageBufferSize,
+        ctx: {
+          taskId: ctx.taskId,
+          task: ctx.task,
+          attempt: ctx.attempt,
+          sandbox: ctx.sandbox,
+          executorId: ctx.executorId,
+          frameworkId: ctx.frameworkId,
+          agentId: ctx.agentId,
+        },
+      },
+      {
+        onSend: (data) => {
+          try {
+            ctx.send(data);
+          } catch (err) {
+            getLog().warn('message from a worker cannot be encoded; dropped', { error: describeError(err) });
+          }
+        },
+        onProgress: (value) => ctx.progress(value),
+        onLog: (level, message, meta) => getLog()[level](message, meta),
+      },
+    );
+  }
+
+  #onSettled(run: TaskRun, outcome: { ok: true; output: unknown } | { ok: false; error: unknown }): void {
+    if (run.state === 'done') {
+      this.#log.debug('a killed task settled after its grace period; result dropped', { taskId: run.id });
+      return;
+    }
+    if (run.state === 'killing') {
+      this.#finish(run, 'TASK_KILLED', { message: run.killMessage ?? KILLED });
+      return;
+    }
+    if (outcome.ok) {
+      let data: Uint8Array;
+      try {
+        data = encodeResultEnvelope({ ok: true, output: outcome.output }).slice();
+      } catch (err) {
+        const failure = { ...toWireFailure(err, { includeStack: this.#o.includeStack }), retryable: false };
+        failure.message = `the handler's output cannot be sent: ${failure.message}`;
+        this.#fail(run, failure);
+        return;
+      }
+      this.#finish(run, 'TASK_FINISHED', { message: 'Task finished', data });
+      return;
+    }
+    this.#fail(run, toWireFailure(outcome.error, { includeStack: this.#o.includeStack }));
+  }
+
+  #fail(run: TaskRun, failure: WireFailure): void {
+    const message = failureSummary(failure);
+    this.#log.info('task failed', { taskId: run.id, failure: message, retryable: failure.retryable });
+    this.#finish(run, 'TASK_FAILED', { message, data: encodeResultEnvelope({ ok: false, failure }).slice() });
+  }
+
+  /** Ends a run: frees its slot, sends its terminal update, starts queued work. */
+  #finish(run: TaskRun, state: TaskState, extra: Partial<TaskStatus>): void {
+    if (run.state === 'done') return;
+    const wasQueued = run.state === 'queued';
+    if (wasQueued) {
+      const i = this.#queue.indexOf(run);
+      if (i >= 0) this.#queue.splice(i, 1);
+    } else {
+      this.#running--;
+      const name = run.binding!.name;
+      this.#perHandler.set(name, (this.#perHandler.get(name) ?? 1) - 1);
+    }
+    run.state = 'done';
+    if (run.killTimer !== undefined) clearTimeout(run.killTimer);
+    if (run.runningTimer !== undefined) clearTimeout(run.runningTimer);
+    run.messages?.close();
+    run.throttle?.stop();
+    run.terminalUuid = this.#sendUpdate(run, state, extra);
+    this.#pump();
+    this.#checkIdle();
+    this.#notify();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Kill, shutdown, idle
+
+  #onKill(taskId: string, policy: mesos.v1.KillPolicy | undefined): void {
+    const run = this.#tasks.get(taskId);
+    if (!run || run.state === 'done') {
+      this.#log.debug('KILL for a task that is not running; ignored', { taskId });
+      return;
+    }
+    const graceMs =
+      durationMs(policy?.grace_period) ??
+      durationMs(run.info.kill_policy?.grace_period) ??
+      this.#o.killGracePeriodMs;
+    this.#log.info('KILL received', { taskId, graceMs });
+    this.#kill(run, graceMs, KILLED);
+  }
+
+  /** Aborts a run's signal; reports TASK_KILLED when it settles, at the latest after `graceMs`. */
+  #kill(run: TaskRun, graceMs: number, message: string): void {
+    if (run.state === 'done') return;
+    if (run.state === 'queued') {
+      this.#finish(run, 'TASK_KILLED', { message: `${message} before it started` });
+      return;
+    }
+    const deadline = Date.now() + graceMs;
+    if (run.state === 'killing') {
+      // A second KILL: harmless, but it may shorten the grace.
+      if (run.killDeadline !== undefined && deadline >= run.killDeadline) return;
+      clearTimeout(run.killTimer);
+    } else {
+      run.state = 'killing';
+      run.killMessage = message;
+      run.throttle?.stop();
+      run.messages?.close();
+      run.controller.abort(abortReason());
+    }
+    run.killDeadline = deadline;
+    run.killTimer = setTimeout(() => {
+      this.#log.warn(
+        'the handler did not stop within its kill grace period; reported killed, result dropped',
+        {
+          taskId: run.id,
+          graceMs,
+        },
+      );
+      this.#finish(run, 'TASK_KILLED', {
+        message: `${message}; the handler did not stop within ${graceMs} ms`,
+      });
+      // A worker thread can be stopped for good; an inline handler can only be left behind.
+      if (run.worker) this.#pool?.terminate(run.id);
+    }, graceMs);
+  }
+
+  async #shutdown(reason: ExecutorExitReason, error?: Error): Promise<void> {
+    if (this.#shuttingDown || this.#closed) return;
+    this.#shuttingDown = true;
+    this.#clearIdle();
+    const started = Date.now();
+    const budget = this.#o.environment.shutdownGracePeriodMs;
+    const killWindow = Math.min(this.#o.killGracePeriodMs, budget / 2);
+    for (const run of [...this.#tasks.values()])
+      this.#kill(run, killWindow, `${KILLED}: the executor is shutting down`);
+    await this.#until(() => this.#active() === 0, Number.POSITIVE_INFINITY);
+    const ackDeadline = started + budget * 0.8;
+    await this.#until(() => this.#unacked.size === 0 || !this.#connected, ackDeadline - Date.now());
+    if (this.#unacked.size > 0) {
+      this.#log.warn('exiting with unacknowledged status updates', { count: this.#unacked.size });
+    }
+    this.#log.info('executor exiting', { reason, tasks: this.#launched });
+    this.#close(reason, error);
+  }
+
+  /** The agent is gone: abort everything, give handlers a moment to stop, close without updates. */
+  async #terminate(reason: ExecutorExitReason, error: Error): Promise<void> {
+    if (this.#closed) return;
+    this.#shuttingDown = true;
+    this.#clearIdle();
+    const killWindow = Math.min(this.#o.killGracePeriodMs, this.#o.environment.shutdownGracePeriodMs / 2);
+    for (const run of [...this.#tasks.values()])
+      this.#kill(run, killWindow, `${KILLED}: the agent went away`);
+    await this.#until(() => this.#active() === 0, Number.POSITIVE_INFINITY);
+    this.#log.error('executor exiting', { reason, error: error.message });
+    this.#close(reason, error);
+  }
+
+  #close(reason: ExecutorExitReason, error?: Error): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#shuttingDown = true;
+    this.#clearIdle();
+    if (this.#heartbeatTimer !== undefined) clearInterval(this.#heartbeatTimer);
+    if (this.#recoveryTimer !== undefined) clearTimeout(this.#recoveryTimer);
+    for (const run of this.#tasks.values()) {
+      if (run.killTimer !== undefined) clearTimeout(run.killTimer);
+      if (run.runningTimer !== undefined) clearTimeout(run.runningTimer);
+    }
+    this.#conn.close();
+    this.#pool?.close();
+    if (this.#processHandler) {
+      process.off('uncaughtException', this.#processHandler);
+      process.off('unhandledRejection', this.#processHandler);
+    }
+    this.#notify();
+    const exitCode = reason === 'shutdown' || reason === 'idle' || reason === 'stopped' ? 0 : 1;
+    this.#resolveClosed({ reason, ...(error !== undefined && { error }), exitCode });
+  }
+
+  #active(): number {
+    return this.#queue.length + this.#running;
+  }
+
+  #checkIdle(): void {
+    if (this.#o.idleTimeoutMs <= 0 || this.#shuttingDown || this.#idleTimer !== undefined) return;
+    if (this.#active() > 0 || !this.#subscribedOnce) return;
+    this.#idleTimer = setTimeout(() => {
+      this.#idleTimer = undefined;
+      this.#log.info('idle timeout reached', { idleTimeoutMs: this.#o.idleTimeoutMs });
+      void this.#shutdown('idle');
+    }, this.#o.idleTimeoutMs);
+  }
+
+  #clearIdle(): void {
+    if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
+    this.#idleTimer = undefined;
+  }
+
+  /** Waits until `done()` holds (re-checked on every state change) or `timeoutMs` passed. */
+  async #until(done: () => boolean, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!done()) {
+      const left = deadline - Date.now();
+      if (left <= 0) return;
+      await new Promise<void>((resolve) => {
+        const timer = Number.isFinite(left) ? setTimeout(resolve, left) : undefined;
+        this.#wake.push(() => {
+          if (timer !== undefined) clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  #notify(): void {
+    for (const w of this.#wake.splice(0)) w();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Updates and messages
+
+  /** Sends a status update and keeps it until ACKNOWLEDGED; returns its uuid in hex. */
+  #sendUpdate(run: TaskRun, state: TaskState, extra: Partial<TaskStatus>): string {
+    const uuid = uuidV4();
+    const status: TaskStatus = {
+      task_id: { value: run.id },
+      state,
+      source: 'SOURCE_EXECUTOR',
+      executor_id: { value: this.#o.environment.executorId },
+      timestamp: Date.now() / 1000,
+      uuid,
+      ...extra,
+    };
+    const key = hex(uuid);
+    const pending: PendingUpdate = { taskId: run.id, update: { status }, sent: false };
+    this.#unacked.set(key, pending);
+    if (this.#connected) this.#postUpdate(pending);
+    return key;
+  }
+
+  #postUpdate(pending: PendingUpdate): void {
+    pending.sent = true;
+    const { status } = pending.update;
+    this.#conn.call({ type: 'UPDATE', update: pending.update }).then(
+      (code) => {
+        if (code !== 202) {
+          this.#log.warn('the agent did not accept a status update; it is resent on re-subscription', {
+            taskId: pending.taskId,
+            state: status.state,
+            status: code,
+          });
+        }
+      },
+      (err: unknown) => {
+        this.#log.warn('status update could not be sent', {
+          taskId: pending.taskId,
+          state: status.state,
+          error: describeError(err),
+        });
+        // A broken call connection is a disconnection (§3.10): re-subscribe (or exit).
+        if (this.#connected) this.#conn.breakStream();
+      },
+    );
+  }
+
+  #onAcknowledged(taskId: string, uuid: Uint8Array): void {
+    const key = hex(uuid);
+    const pending = this.#unacked.get(key);
+    if (!pending) {
+      this.#log.debug('ACKNOWLEDGED for an unknown update', { taskId });
+      return;
+    }
+    this.#unacked.delete(key);
+    const run = this.#tasks.get(taskId);
+    if (run) {
+      run.acked = true;
+      if (run.terminalUuid === key) this.#tasks.delete(taskId);
+    }
+    this.#notify();
+  }
+
+  #onMessage(data: Uint8Array): void {
+    let envelope: ReturnType<typeof decodeMessageEnvelope>;
+    try {
+      envelope = decodeMessageEnvelope(data);
+    } catch (err) {
+      this.#log.warn('dropped a framework message that is not a mesoskit message envelope', {
+        bytes: data.length,
+        error: err instanceof EnvelopeError ? err.message : describeError(err),
+      });
+      return;
+    }
+    const taskId = envelope.taskId;
+    const run = taskId === undefined ? undefined : this.#tasks.get(taskId);
+    if (run?.state !== 'running' || !run.messages) {
+      this.#log.debug('dropped a framework message for no running task', { taskId });
+      return;
+    }
+    if (run.worker) this.#pool?.message(run.id, envelope.data);
+    else run.messages.push(envelope.data);
+  }
+
+  #postMessage(bytes: Uint8Array): void {
+    if (!this.#connected) {
+      this.#log.debug('framework message dropped while disconnected');
+      return;
+    }
+    this.#conn.call({ type: 'MESSAGE', message: { data: bytes } }).then(
+      (code) => {
+        if (code !== 202) this.#log.debug('framework message not accepted', { status: code });
+      },
+      (err: unknown) => this.#log.debug('framework message not sent', { error: describeError(err) }),
+    );
+  }
+}
+
+const UUID_POOL = 16 * 256;
+let uuidPool = new Uint8Array(0);
+let uuidAt = UUID_POOL;
+
+/** A random RFC 4122 v4 uuid; random bytes are drawn 4 KiB at a time (one syscall per 256 uuids). */
+function uuidV4(): Uint8Array {
+  if (uuidAt >= UUID_POOL) {
+    uuidPool = randomFillSync(new Uint8Array(UUID_POOL));
+    uuidAt = 0;
+  }
+  const b = uuidPool.slice(uuidAt, uuidAt + 16);
+  uuidAt += 16;
+  b[6] = (b[6]! & 0x0f) | 0x40;
+  b[8] = (b[8]! & 0x3f) | 0x80;
+  return b;
+}
+
+function hex(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
+}
+
+function durationMs(d: mesos.v1.DurationInfo | undefined): number | undefined {
+  if (d === undefined) return undefined;
+  const ns = Number(d.nanoseconds);
+  return Number.isFinite(ns) && ns >= 0 ? ns / 1e6 : undefined;
+}
+
+function abortReason(): Error {
+  const err = new Error('the task was killed');
+  err.name = 'AbortError';
+  return err;
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function describeError(err: unknown): string {
+  if (err instanceof Error) return `${err.name}: ${err.message}`;
+  return String(err);
+}
