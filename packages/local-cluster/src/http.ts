@@ -32,6 +32,15 @@ export function readBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<
   });
 }
 
+/**
+ * Writes the status line and headers in libprocess' order: `Date` first, then the given ones
+ * (Node would append its own `Date` after them). Node still adds `Connection`/`Keep-Alive`.
+ */
+export function writeHead(res: ServerResponse, status: number, headers: Record<string, string>): void {
+  res.sendDate = false;
+  res.writeHead(status, { Date: new Date().toUTCString(), ...headers });
+}
+
 /** Sends a plain-text response the way libprocess does. */
 export function sendText(
   res: ServerResponse,
@@ -40,7 +49,7 @@ export function sendText(
   headers: Record<string, string> = {},
 ): void {
   const bytes = Buffer.from(body);
-  res.writeHead(status, {
+  writeHead(res, status, {
     ...headers,
     'Content-Type': 'text/plain; charset=utf-8',
     'Content-Length': String(bytes.length),
@@ -50,13 +59,13 @@ export function sendText(
 
 /** `202 Accepted` with an empty body. */
 export function sendAccepted(res: ServerResponse): void {
-  res.writeHead(202, { 'Content-Length': '0' });
+  writeHead(res, 202, { 'Content-Length': '0' });
   res.end();
 }
 
 /** `200 OK` with an empty body (UPDATE_FRAMEWORK). */
 export function sendOk(res: ServerResponse): void {
-  res.writeHead(200, { 'Content-Length': '0' });
+  writeHead(res, 200, { 'Content-Length': '0' });
   res.end();
 }
 
@@ -131,7 +140,12 @@ export class RecordIOResponse {
   constructor(res: ServerResponse, encoding: MesosEncoding, headers: Record<string, string> = {}) {
     this.encoding = encoding;
     this.#res = res;
-    res.writeHead(200, { ...headers, 'Content-Type': MEDIA_TYPES[encoding] });
+    // As captured: Date, Transfer-Encoding, [Mesos-Stream-Id], Content-Type.
+    writeHead(res, 200, {
+      'Transfer-Encoding': 'chunked',
+      ...headers,
+      'Content-Type': MEDIA_TYPES[encoding],
+    });
     res.flushHeaders();
   }
 

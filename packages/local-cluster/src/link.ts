@@ -95,7 +95,9 @@ export interface StatusUpdateMessage {
   status: mesos.v1.TaskStatus;
   /**
    * The task's newest state at the agent, which may be ahead of `status.state` while earlier
-   * updates wait for acknowledgement: the master frees resources when this is terminal.
+   * updates wait for acknowledgement (Mesos' `latest_state`). Informational: like the real
+   * master (captures 11 and 13), the master keeps the task in `status.state`, and frees its
+   * resources when a terminal update is forwarded.
    */
   latestState: mesos.v1.TaskState;
 }

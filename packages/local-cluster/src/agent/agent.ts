@@ -412,11 +412,8 @@ export class LocalAgent implements AgentApi {
 
   readonly #apiHost = {
     hasFramework: (frameworkId: string): boolean => this.#frameworks.has(frameworkId),
-    executor: (frameworkId: string, executorId: string): Executor | undefined => {
-      const executor = this.#frameworks.get(frameworkId)?.executors.get(executorId);
-      // The built-in command executor does not speak HTTP here.
-      return executor?.commandTask ? undefined : executor;
-    },
+    executor: (frameworkId: string, executorId: string): Executor | undefined =>
+      this.#frameworks.get(frameworkId)?.executors.get(executorId),
     subscribe: (
       executor: Executor,
       subscribe: mesos.v1.executor.Call.Subscribe,

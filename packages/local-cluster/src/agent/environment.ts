@@ -10,9 +10,13 @@ import { formatDuration } from '../duration.js';
 /** Mesos' default `PATH` for executors. */
 export const MESOS_DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
-/** Mesos' default `PATH` with the directory of the running `node` first, so `node` resolves. */
+/**
+ * Mesos' default `PATH`, with the directory of the running `node` first when it is not already
+ * in it, so `node` resolves (when it is, the PATH is exactly Mesos', as in capture 04/17).
+ */
 export function executorPath(): string {
-  return `${dirname(process.execPath)}:${MESOS_DEFAULT_PATH}`;
+  const dir = dirname(process.execPath);
+  return MESOS_DEFAULT_PATH.split(':').includes(dir) ? MESOS_DEFAULT_PATH : `${dir}:${MESOS_DEFAULT_PATH}`;
 }
 
 export interface EnvironmentInput {

@@ -102,6 +102,18 @@ export async function handleExecutorApi(
     sendText(res, 400, 'Executor cannot be found');
     return;
   }
+  if (executor.commandTask) {
+    // The built-in command executor does not speak HTTP here; but Mesos' command executor is a
+    // subscribed executor, and without executor authentication the agent takes a MESSAGE call
+    // with its id from anyone and forwards it (capture 09: 202, then a MESSAGE event).
+    if (call.type === 'MESSAGE') {
+      sendAccepted(res);
+      host.message(executor, call.message!.data);
+    } else {
+      sendText(res, 400, 'Executor cannot be found');
+    }
+    return;
+  }
   if (executor.state === 'REGISTERING' && call.type !== 'SUBSCRIBE') {
     sendText(res, 403, 'Executor is not subscribed');
     return;

@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { mesos } from '@mesoskit/protocol';
-import { sendText } from '../http.js';
+import { sendText, writeHead } from '../http.js';
 import type { AgentEntry, CompletedFramework, FrameworkEntry, TaskEntry } from './model.js';
 import { resourceMap } from './resources.js';
 
@@ -25,7 +25,7 @@ function sendJson(res: ServerResponse, req: IncomingMessage, value: unknown): vo
   const jsonp = new URL(req.url ?? '/', 'http://x').searchParams.get('jsonp');
   const text = JSON.stringify(value);
   const body = Buffer.from(jsonp ? `${jsonp}(${text})` : text);
-  res.writeHead(200, {
+  writeHead(res, 200, {
     'Content-Length': String(body.length),
     'Content-Type': jsonp ? 'text/javascript' : 'application/json',
   });
@@ -78,7 +78,9 @@ function frameworkJson(host: EndpointHost, fw: FrameworkEntry): Record<string, u
     checkpoint: fw.info.checkpoint ?? false,
     registered_time: fw.registeredTime / 1000,
     ...(fw.reregisteredTime !== undefined ? { reregistered_time: fw.reregisteredTime / 1000 } : {}),
-    unregistered_time: (fw.unregisteredTime ?? 0) / 1000,
+    // Mesos sets it only when the framework is removed: a disconnected one still shows 0
+    // (capture 10, framework-state-after-disconnect).
+    unregistered_time: 0,
     resources: resourceMap(usedAll),
     roles: fw.roles,
     ...(fw.info.principal !== undefined ? { principal: fw.info.principal } : {}),
@@ -88,6 +90,18 @@ function frameworkJson(host: EndpointHost, fw: FrameworkEntry): Record<string, u
     offers: [...fw.offers],
     executors,
   };
+}
+
+function completedFrameworks(host: EndpointHost): Record<string, unknown>[] {
+  return [...host.completed.values()].map((fw) => ({
+    id: fw.id,
+    name: fw.info.name,
+    active: false,
+    user: fw.info.user,
+    unregistered_time: fw.unregisteredTime / 1000,
+    tasks: [],
+    completed_tasks: fw.completedTasks.map(taskJson),
+  }));
 }
 
 function agentJson(agent: AgentEntry): Record<string, unknown> {
@@ -129,15 +143,7 @@ function state(host: EndpointHost): Record<string, unknown> {
     slaves: agents.map(agentJson),
     recovered_slaves: [],
     frameworks: [...host.frameworks.values()].map((fw) => frameworkJson(host, fw)),
-    completed_frameworks: [...host.completed.values()].map((fw) => ({
-      id: fw.id,
-      name: fw.info.name,
-      active: false,
-      user: fw.info.user,
-      unregistered_time: fw.unregisteredTime / 1000,
-      tasks: [],
-      completed_tasks: fw.completedTasks.map(taskJson),
-    })),
+    completed_frameworks: completedFrameworks(host),
     orphan_tasks: [],
     unregistered_frameworks: [],
   };
@@ -182,7 +188,7 @@ export function handleEndpoint(
   switch (path) {
     case '/health':
     case '/master/health':
-      res.writeHead(200, { 'Content-Length': '0' });
+      writeHead(res, 200, { 'Content-Length': '0' });
       res.end();
       return;
     case '/version':
@@ -202,7 +208,8 @@ export function handleEndpoint(
     case '/master/frameworks':
       sendJson(res, req, {
         frameworks: [...host.frameworks.values()].map((fw) => frameworkJson(host, fw)),
-        completed_frameworks: [],
+        // As captured (10-failover): removed frameworks are listed here too.
+        completed_frameworks: completedFrameworks(host),
         unregistered_frameworks: [],
       });
       return;
@@ -224,7 +231,7 @@ export function handleEndpoint(
         hostname: host.masterInfo.hostname ?? host.masterInfo.address?.ip ?? '',
         port: host.masterInfo.port,
       };
-      res.writeHead(307, { Location: `//${leader.hostname}:${leader.port}`, 'Content-Length': '0' });
+      writeHead(res, 307, { Location: `//${leader.hostname}:${leader.port}`, 'Content-Length': '0' });
       res.end();
       return;
     }

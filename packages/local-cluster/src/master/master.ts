@@ -58,7 +58,7 @@ type Resource = mesos.v1.Resource;
 type TaskStatus = mesos.v1.TaskStatus;
 
 /** The version the master reports (`MasterInfo.version`, `/version`). */
-export const MESOS_VERSION = '1.11.0';
+export const MESOS_VERSION = '1.12.0';
 
 export interface LocalMasterOptions {
   /** Interface to listen on (default `127.0.0.1`). */
@@ -353,6 +353,10 @@ export class LocalMaster implements MasterApi {
       if (framework.failoverTimer) clearTimeout(framework.failoverTimer);
       framework.failoverTimer = undefined;
       this.#discardOffers(framework);
+      // Mesos deactivates a disconnected framework (dropping its offer filters) and re-activates
+      // it on re-subscription: capture 10 got an offer at once, though a 5 s filter from its
+      // ACCEPT 2 s earlier covered the same resources.
+      this.#allocator.clearFilters(framework);
       // Changes of `user` and `checkpoint` are silently ignored (§2.2).
       const { user, checkpoint } = framework.info;
       framework.info = { ...info, id: { value: framework.id }, user };
@@ -1173,14 +1177,16 @@ export class LocalMaster implements MasterApi {
     const status = update.status;
     const task = framework.tasks.get(status.task_id.value);
     if (task && task.agentId === agentId) {
-      task.state = update.latestState;
+      // The task's state is that of the update being forwarded, not the agent's newer
+      // `latestState`: in capture 11/13 a task whose TASK_FINISHED waited behind an unacked
+      // TASK_RUNNING stayed TASK_RUNNING in /master/state, its resources still in use.
+      task.state = status.state;
       const { data: _d, ...withoutData } = status;
       task.lastStatus = withoutData;
       if (task.statuses.at(-1)?.state !== status.state) {
         task.statuses.push({ state: status.state, timestamp: status.timestamp ?? this.#timestamp() });
       }
-      if (isTerminal(update.latestState) || update.latestState === 'TASK_UNREACHABLE')
-        this.#releaseTask(task);
+      if (isTerminal(status.state) || status.state === 'TASK_UNREACHABLE') this.#releaseTask(task);
     }
     if (!framework.subscription) return;
     if (task && task.agentId === agentId) {

@@ -45,7 +45,7 @@ export interface TaskEntry {
   /** The custom executor's id; undefined for command tasks. */
   executorId?: string;
   role: string;
-  /** The newest state the master knows (the agent's `latestState`). */
+  /** The state of the last update forwarded for this task (as Mesos' master keeps it). */
   state: mesos.v1.TaskState;
   /** The state of the latest update forwarded to the scheduler (what reconciliation reports). */
   statusUpdateState?: mesos.v1.TaskState;

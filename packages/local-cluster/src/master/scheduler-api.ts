@@ -13,6 +13,7 @@ import {
   responseEncoding,
   sendMethodNotAllowed,
   sendText,
+  writeHead,
 } from '../http.js';
 import type { Logger } from '../logger.js';
 import type { FrameworkEntry } from './model.js';
@@ -86,7 +87,7 @@ export async function handleSchedulerRequest(
       return;
     }
     const query = req.url?.includes('?') ? req.url.slice(req.url.indexOf('?')) : '';
-    res.writeHead(307, {
+    writeHead(res, 307, {
       Location: `//${leader.hostname}:${leader.port}/master/api/v1/scheduler${query}`,
       'Content-Length': '0',
     });

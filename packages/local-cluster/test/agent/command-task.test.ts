@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -124,8 +124,16 @@ describe('command tasks', () => {
 
   it('kill without TASK_KILLING_STATE, escalating to SIGKILL after the kill policy grace period', async () => {
     h = await startAgent();
-    h.agent.runTask({ framework: frameworkInfo(), task: commandTask('k2', "trap '' TERM; sleep 100") });
+    h.agent.runTask({
+      framework: frameworkInfo(),
+      task: commandTask('k2', "trap '' TERM; touch trapped; sleep 100"),
+    });
     await h.master.waitUpdate('k2', 'TASK_RUNNING');
+    // TASK_RUNNING comes once the process started, maybe before `sh` ran `trap` (seen under
+    // load): kill only once SIGTERM is ignored.
+    await waitFor('the command to ignore SIGTERM', () =>
+      existsSync(join(h!.agent.sandboxOf(FRAMEWORK_ID, 'k2') ?? '/nonexistent', 'trapped')),
+    );
     h.agent.killTask(FRAMEWORK_ID, 'k2', { grace_period: { nanoseconds: 200_000_000 } });
     const killed = await h.master.waitUpdate('k2', 'TASK_KILLED');
     expect(h.master.statesOf('k2')).toEqual(['TASK_STARTING', 'TASK_RUNNING', 'TASK_KILLED']);

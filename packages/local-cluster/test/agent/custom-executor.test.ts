@@ -76,7 +76,10 @@ describe('custom executors', () => {
       MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD: '5secs',
       LIBPROCESS_PORT: '0',
       MESOS_AGENT_ENDPOINT: `127.0.0.1:${agent.port}`,
-      PATH: `${dirname(process.execPath)}:${MESOS_DEFAULT_PATH}`,
+      // Mesos' PATH; node's directory goes first only when it is not in it already.
+      PATH: MESOS_DEFAULT_PATH.split(':').includes(dirname(process.execPath))
+        ? MESOS_DEFAULT_PATH
+        : `${dirname(process.execPath)}:${MESOS_DEFAULT_PATH}`,
       MESOS_SANDBOX: sandbox,
       MESOS_FRAMEWORK_ID: FRAMEWORK_ID,
       MESOS_DIRECTORY: sandbox,

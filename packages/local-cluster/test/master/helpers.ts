@@ -3,7 +3,9 @@
  * raw HTTP helpers for scheduler calls, and an event stream reader that waits for events
  * without sleeping.
  */
+import { readFileSync } from 'node:fs';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { fileURLToPath } from 'node:url';
 import {
   type mesos,
   parseResources,
@@ -418,4 +420,15 @@ export function commandTask(id: string, agentId: string, resources = 'cpus:0.1;m
 export function uuidBytes(): Uint8Array {
   const hex = crypto.randomUUID().replaceAll('-', '');
   return Uint8Array.from(Buffer.from(hex, 'hex'));
+}
+
+/** The real-Mesos captures, as copied into the protocol package (a user's clone has them). */
+export const CAPTURES = fileURLToPath(
+  new URL('../../../protocol/test/fixtures/real-mesos/', import.meta.url),
+);
+
+/** The records of a captured JSON stream (`<scenario>/<name>.stream.bin`), as text. */
+export function capturedRecords(scenario: string, name: string): string[] {
+  const bytes = readFileSync(`${CAPTURES}${scenario}/${name}.stream.bin`);
+  return new RecordIODecoder().push(bytes).map((r) => Buffer.from(r).toString('utf8'));
 }

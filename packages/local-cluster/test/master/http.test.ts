@@ -307,7 +307,7 @@ describe('other endpoints (capture 13)', () => {
     let r = await rawRequest(master.url, { method: 'GET', path: '/health' });
     expect([r.status, r.body, r.headers['content-length']]).toEqual([200, '', '0']);
     r = await rawRequest(master.url, { method: 'GET', path: '/version' });
-    expect(JSON.parse(r.body).version).toBe('1.11.0');
+    expect(JSON.parse(r.body).version).toBe('1.12.0');
     r = await rawRequest(master.url, { method: 'GET', path: '/master/redirect' });
     expect(r.status).toBe(307);
     expect(r.headers.location).toBe(`//localhost:${master.masterInfo.port}`);

@@ -1,8 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { parseResources } from '@mesoskit/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { LocalMaster } from '../../src/master/index.js';
-import { commandTask, FakeAgent, frameworkInfo, session, startMaster } from './helpers.js';
+import { capturedRecords, commandTask, FakeAgent, frameworkInfo, session, startMaster } from './helpers.js';
 
 let master: LocalMaster | undefined;
 afterEach(async () => {
@@ -18,11 +17,9 @@ describe('offers', () => {
     await FakeAgent.register(master);
     const s = await session(master.url, MULTI_ROLE);
     await s.stream.next('OFFERS');
-    const capture = readFileSync(
-      '/work/shared/real-mesos/01-scheduler-subscribe-json/01-subscribe.stream.txt',
-      'utf8',
-    );
-    const expected = /raw: (\{"type":"OFFERS".*)/.exec(capture)![1]!;
+    const expected = capturedRecords('01-scheduler-subscribe-json', '01-subscribe').find((r) =>
+      r.startsWith('{"type":"OFFERS"'),
+    )!;
     const offersChunk = s.stream.chunks.map((c) => c.toString('utf8')).find((c) => c.includes('"OFFERS"'))!;
     expect(offersChunk).toBe(`${Buffer.byteLength(expected)}\n${expected}`);
     s.stream.close();

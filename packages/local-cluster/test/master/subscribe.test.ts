@@ -1,7 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { LocalMaster } from '../../src/master/index.js';
-import { EventStream, FakeAgent, frameworkInfo, startMaster, subscribe } from './helpers.js';
+import { capturedRecords, EventStream, FakeAgent, frameworkInfo, startMaster, subscribe } from './helpers.js';
 
 let master: LocalMaster | undefined;
 afterEach(async () => {
@@ -32,7 +31,7 @@ describe('SUBSCRIBE', () => {
       port: master.masterInfo.port,
       pid: `master@127.0.0.1:${master.masterInfo.port}`,
       hostname: 'localhost',
-      version: '1.11.0',
+      version: '1.12.0',
       address: { hostname: 'localhost', ip: '127.0.0.1', port: master.masterInfo.port },
       capabilities: [{ type: 'AGENT_UPDATE' }, { type: 'AGENT_DRAINING' }, { type: 'QUOTA_V2' }],
     });
@@ -48,12 +47,8 @@ describe('SUBSCRIBE', () => {
       frameworkInfo({ capabilities: [{ type: 'MULTI_ROLE' }], roles: ['*'] }),
     );
     await stream.next('HEARTBEAT');
-    const capture = readFileSync(
-      '/work/shared/real-mesos/01-scheduler-subscribe-json/01-subscribe.stream.txt',
-      'utf8',
-    );
-    const raw = /raw: (\{"type":"SUBSCRIBED".*)/.exec(capture)![1]!;
-    const expected = raw.replaceAll('5050', String(master.masterInfo.port)).replace('1.12.0', '1.11.0');
+    const raw = capturedRecords('01-scheduler-subscribe-json', '01-subscribe')[0]!;
+    const expected = raw.replaceAll('5050', String(master.masterInfo.port));
     expect(stream.chunks[0]?.toString('utf8')).toBe(`${Buffer.byteLength(expected)}\n${expected}`);
     expect(stream.chunks[1]?.toString('utf8')).toBe('20\n{"type":"HEARTBEAT"}');
     stream.close();
