@@ -9,10 +9,9 @@
  * failure is one line on stderr and a non-zero exit code.
  */
 import { parseArgs } from 'node:util';
-import { parseDuration } from './duration.js';
+import { createLogger, LOG_LEVELS, type LogFormat, type LogLevel, parseDuration } from '@mesoskit/protocol';
 import { runExecutor } from './executor.js';
 import { loadHandlers } from './load.js';
-import { createLogger, LOG_LEVELS, type LogFormat, type LogLevel } from './logger.js';
 
 const USAGE = `usage: mesoskit-executor --handlers <module path or file URL> [--concurrency N]
                          [--encoding json|protobuf] [--log-format json|pretty] [--log-level L]

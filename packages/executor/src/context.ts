@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { Logger } from './logger.js';
+import type { Logger } from '@mesoskit/protocol';
 
 /** The context of one task run, the second argument of every handler. */
 export interface TaskContext {

@@ -8,6 +8,7 @@
  */
 import { randomFillSync } from 'node:crypto';
 import {
+  childLogger,
   decodeLaunchEnvelope,
   decodeMessageEnvelope,
   EnvelopeError,
@@ -17,6 +18,7 @@ import {
   encodeResultEnvelope,
   failureSummary,
   type LaunchEnvelope,
+  type Logger,
   type mesos,
   type TaskInfo,
   type TaskState,
@@ -28,7 +30,6 @@ import { AgentConnection } from './connection.js';
 import { MessageQueue, type TaskContext, Throttle } from './context.js';
 import { AgentConnectionError, LaunchError } from './errors.js';
 import type { HandlerBinding } from './handlers.js';
-import { childLogger, type Logger } from './logger.js';
 import { type ExecutorOptions, type ResolvedExecutorOptions, resolveExecutorOptions } from './options.js';
 import { WorkerPool } from './worker-pool.js';
 

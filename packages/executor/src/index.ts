@@ -22,8 +22,9 @@
  * @packageDocumentation
  */
 
+export type { CreateLoggerOptions, LogFormat, Logger, LogLevel } from '@mesoskit/protocol';
+export { childLogger, createLogger, LOG_LEVELS, parseDuration, silentLogger } from '@mesoskit/protocol';
 export type { TaskContext } from './context.js';
-export { parseDuration } from './duration.js';
 export type {
   AgentConnectionErrorCode,
   ExecutorEnvironmentErrorCode,
@@ -48,8 +49,6 @@ export type {
 } from './handlers.js';
 export { handle, handlers, isHandlerRegistry } from './handlers.js';
 export { loadHandlers } from './load.js';
-export type { CreateLoggerOptions, LogFormat, Logger, LogLevel } from './logger.js';
-export { childLogger, createLogger, LOG_LEVELS, silentLogger } from './logger.js';
 export type { ExecutorEnvironment, ExecutorOptions, ResolvedExecutorOptions } from './options.js';
 export {
   DEFAULT_CONCURRENCY,

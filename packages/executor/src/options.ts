@@ -6,8 +6,13 @@
  */
 import { availableParallelism } from 'node:os';
 import { pathToFileURL } from 'node:url';
-import { InvalidOptionsError, type MesosEncoding } from '@mesoskit/protocol';
-import { parseDuration } from './duration.js';
+import {
+  createLogger,
+  InvalidOptionsError,
+  type Logger,
+  type MesosEncoding,
+  parseDuration,
+} from '@mesoskit/protocol';
 import { ExecutorEnvironmentError } from './errors.js';
 import {
   type AnyHandlerBinding,
@@ -16,7 +21,6 @@ import {
   handlers as makeRegistry,
   withSource,
 } from './handlers.js';
-import { createLogger, type Logger } from './logger.js';
 
 /** How many tasks run at once in one executor by default. */
 export const DEFAULT_CONCURRENCY = 32;

@@ -10,6 +10,7 @@
  * @module
  */
 import {
+  childLogger,
   decodeLaunchEnvelope,
   decodeMessageEnvelope,
   decodeResultEnvelope,
@@ -17,10 +18,11 @@ import {
   encodeMessageEnvelope,
   encodeResultEnvelope,
   InvalidOptionsError,
+  type Logger,
+  silentLogger,
 } from '@mesoskit/protocol';
 import { MessageQueue, type TaskContext } from './context.js';
 import type { HandlerBinding } from './handlers.js';
-import { childLogger, type Logger, silentLogger } from './logger.js';
 
 /** Options of {@link runHandler}. */
 export interface RunHandlerOptions {

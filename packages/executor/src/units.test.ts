@@ -1,9 +1,7 @@
-import { defineTask } from '@mesoskit/protocol';
+import { childLogger, createLogger, defineTask, parseDuration } from '@mesoskit/protocol';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { MessageQueue, Throttle } from './context.js';
-import { parseDuration } from './duration.js';
 import { handle, handlers, isHandlerRegistry } from './handlers.js';
-import { childLogger, createLogger } from './logger.js';
 import {
   DEFAULT_CONCURRENCY,
   DEFAULT_ENCODING,

@@ -11,10 +11,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { isMesoskitError } from '@mesoskit/protocol';
+import { createLogger, isMesoskitError, type LogLevel, parseDuration } from '@mesoskit/protocol';
 import { startLocalCluster } from './cluster.js';
-import { parseDuration } from './duration.js';
-import { type LogLevel, stderrLogger } from './logger.js';
 
 const USAGE = `usage: mesoskit-local [--port 5050] [--agents 1] [--resources TEXT] [--work-dir DIR]
                       [--credentials FILE] [--allocation-interval 50ms] [--log-level warn]`;
@@ -98,7 +96,7 @@ async function main(): Promise<void> {
     ...(typeof values['allocation-interval'] === 'string' && {
       allocationIntervalMs: durationMs('--allocation-interval', values['allocation-interval']),
     }),
-    logger: stderrLogger(level, { component: 'mesoskit-local' }),
+    logger: createLogger({ level, base: { component: 'mesoskit-local' } }),
   });
   process.stdout.write(
     `mesoskit-local: master at ${cluster.masterUrl} with ${agents} agent(s); Ctrl-C stops\n`,

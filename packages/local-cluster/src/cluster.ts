@@ -11,9 +11,14 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { InvalidOptionsError, type mesos, parseResources } from '@mesoskit/protocol';
+import {
+  InvalidOptionsError,
+  type Logger,
+  type mesos,
+  parseResources,
+  silentLogger,
+} from '@mesoskit/protocol';
 import { DEFAULT_AGENT_RESOURCES, LocalAgent, type RetryPolicy } from './agent/index.js';
-import { type Logger, silentLogger } from './logger.js';
 import { LocalMaster } from './master/index.js';
 
 export interface LocalClusterOptions {

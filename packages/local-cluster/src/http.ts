@@ -5,7 +5,7 @@
  * chunked with exactly one RecordIO record per chunk.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { encodeRecord, MEDIA_TYPES, type MesosEncoding } from '@mesoskit/protocol';
+import { encodeRecord, MEDIA_TYPES, type MesosEncoding, type MessageCodec } from '@mesoskit/protocol';
 
 /** Largest request body accepted (Mesos accepts at least 12 MB; a bigger one gets 413). */
 export const MAX_BODY_BYTES = 64 * 1024 * 1024;
@@ -91,6 +91,51 @@ export function requestEncoding(contentType: string | undefined): MesosEncoding 
   if (contentType === MEDIA_TYPES.json) return 'json';
   if (contentType === MEDIA_TYPES.protobuf) return 'protobuf';
   return { status: 415, body: "Expecting 'Content-Type' of application/json or application/x-protobuf" };
+}
+
+/**
+ * The start both Mesos API endpoints share, in Mesos' order: POST only (405), a Mesos
+ * `Content-Type` (400/415), a body within `MAX_BODY_BYTES` (413), a body that decodes as `codec`'s
+ * message (400 with Mesos' text: `Failed to parse body into Call protobuf`, or the JSON
+ * codec's `Failed to parse body into JSON: …` / `Failed to convert JSON into Call protobuf: …`).
+ * Returns the decoded call, or `undefined` once an error response was sent.
+ */
+export async function readMesosCall<T>(
+  req: IncomingMessage,
+  res: ServerResponse,
+  codec: MessageCodec<T>,
+): Promise<{ encoding: MesosEncoding; call: T } | undefined> {
+  if (req.method !== 'POST') {
+    req.resume();
+    sendMethodNotAllowed(res, req.method);
+    return undefined;
+  }
+  const encoding = requestEncoding(req.headers['content-type']);
+  if (typeof encoding !== 'string') {
+    req.resume();
+    sendText(res, encoding.status, encoding.body);
+    return undefined;
+  }
+  let body: Buffer;
+  try {
+    body = await readBody(req);
+  } catch (err) {
+    if (err instanceof BodyTooLargeError) sendText(res, 413, err.message);
+    else res.destroy();
+    return undefined;
+  }
+  try {
+    return { encoding, call: codec.decode(body, encoding) };
+  } catch (err) {
+    const text =
+      encoding === 'protobuf'
+        ? 'Failed to parse body into Call protobuf'
+        : err instanceof Error
+          ? err.message
+          : `Failed to convert JSON into Call protobuf: ${String(err)}`;
+    sendText(res, 400, text);
+    return undefined;
+  }
 }
 
 /** The 406 Mesos sends when `Accept` allows neither encoding. */

@@ -21,6 +21,4 @@ export {
 } from './agent/index.js';
 export type { LocalCluster, LocalClusterAgent, LocalClusterFaults, LocalClusterOptions } from './cluster.js';
 export { startLocalCluster } from './cluster.js';
-export type { Logger, LogLevel } from './logger.js';
-export { stderrLogger } from './logger.js';
 export { LocalMaster, type LocalMasterOptions, MESOS_VERSION } from './master/index.js';

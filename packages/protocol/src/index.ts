@@ -24,6 +24,7 @@
  * @packageDocumentation
  */
 
+export { formatDuration, parseDuration } from './duration.js';
 export type {
   DecodeEnvelopeOptions,
   EnvelopeInit,
@@ -68,6 +69,8 @@ export {
   parseWireFailure,
   toWireFailure,
 } from './failure.js';
+export type { CreateLoggerOptions, LogFormat, Logger, LogLevel } from './logger.js';
+export { childLogger, createLogger, LOG_LEVELS, silentLogger } from './logger.js';
 export type { MesosEncoding, MessageCodec } from './mesos/codec.js';
 export {
   codecFor,

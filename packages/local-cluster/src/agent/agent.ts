@@ -5,12 +5,19 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { executorEvent, type mesos, parseResources } from '@mesoskit/protocol';
-import { formatDuration } from '../duration.js';
+import {
+  childLogger,
+  executorEvent,
+  formatDuration,
+  isTerminalTaskState,
+  type Logger,
+  type mesos,
+  parseResources,
+  silentLogger,
+} from '@mesoskit/protocol';
 import { RecordIOResponse, sendText } from '../http.js';
 import { randomId, randomUuidBytes } from '../ids.js';
 import type { AgentApi, MasterApi, RunTaskRequest } from '../link.js';
-import { childLogger, type Logger, silentLogger } from '../logger.js';
 import {
   allocationRole,
   COMMAND_KILL_GRACE_MS,
@@ -25,7 +32,7 @@ import { Executor, type QueuedLaunch, type Termination } from './executors.js';
 import { fetchUris } from './fetcher.js';
 import { killGroup, type SpawnedProcess, spawnCommand } from './process.js';
 import { createSandbox, sandboxPath } from './sandbox.js';
-import { DEFAULT_RETRY, isTerminalState, type RetryPolicy, StatusUpdateManager } from './status-updates.js';
+import { DEFAULT_RETRY, type RetryPolicy, StatusUpdateManager } from './status-updates.js';
 
 export const DEFAULT_AGENT_RESOURCES = 'cpus:2;mem:2048;disk:4096;ports:[31000-32000]';
 
@@ -577,7 +584,7 @@ export class LocalAgent implements AgentApi {
   #commandExited(executor: Executor, status: number): void {
     const task = executor.commandTask!;
     const record = executor.tasks.get(task.task_id.value);
-    if (!record || isTerminalState(record.state)) return;
+    if (!record || isTerminalTaskState(record.state)) return;
     if (executor.termination || !record.launched) {
       this.#agentUpdate(
         executor.frameworkId,
@@ -599,7 +606,7 @@ export class LocalAgent implements AgentApi {
   ): void {
     const task = executor.commandTask!;
     const record = executor.tasks.get(task.task_id.value);
-    if (!record || isTerminalState(record.state) || !executor.process) return;
+    if (!record || isTerminalTaskState(record.state) || !executor.process) return;
     if (!executor.commandKilled) {
       executor.commandKilled = true;
       if (hasCapability(framework.info, 'TASK_KILLING_STATE')) this.#commandUpdate(executor, 'TASK_KILLING');
@@ -718,7 +725,7 @@ export class LocalAgent implements AgentApi {
       });
     };
     const record = executor.tasks.get(taskId);
-    if (record && isTerminalState(record.state)) {
+    if (record && isTerminalTaskState(record.state)) {
       ack();
       return;
     }

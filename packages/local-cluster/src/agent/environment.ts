@@ -5,7 +5,7 @@
  */
 import { dirname } from 'node:path';
 import type { mesos } from '@mesoskit/protocol';
-import { formatDuration } from '../duration.js';
+import { formatDuration } from '@mesoskit/protocol';
 
 /** Mesos' default `PATH` for executors. */
 export const MESOS_DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';

@@ -4,19 +4,10 @@
  * validation, Accept (SUBSCRIBE only), HEARTBEAT, framework, executor, subscription state.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from '@mesoskit/protocol';
 import { executorCall, type MesosEncoding, type mesos } from '@mesoskit/protocol';
-import {
-  BodyTooLargeError,
-  NOT_ACCEPTABLE,
-  readBody,
-  requestEncoding,
-  responseEncoding,
-  sendAccepted,
-  sendMethodNotAllowed,
-  sendText,
-} from '../http.js';
+import { NOT_ACCEPTABLE, readMesosCall, responseEncoding, sendAccepted, sendText } from '../http.js';
 import { isValidUuidBytes } from '../ids.js';
-import type { Logger } from '../logger.js';
 import type { Executor } from './executors.js';
 
 export const EXECUTOR_API_PATHS: readonly string[] = ['/api/v1/executor', '/slave(1)/api/v1/executor'];
@@ -41,38 +32,9 @@ export async function handleExecutorApi(
   host: ExecutorApiHost,
   logger: Logger,
 ): Promise<void> {
-  if (req.method !== 'POST') {
-    req.resume();
-    sendMethodNotAllowed(res, req.method);
-    return;
-  }
-  const encoding = requestEncoding(req.headers['content-type']);
-  if (typeof encoding !== 'string') {
-    req.resume();
-    sendText(res, encoding.status, encoding.body);
-    return;
-  }
-  let body: Buffer;
-  try {
-    body = await readBody(req);
-  } catch (err) {
-    if (err instanceof BodyTooLargeError) sendText(res, 413, err.message);
-    else res.destroy();
-    return;
-  }
-  let call: mesos.v1.executor.Call;
-  try {
-    call = executorCall.decode(body, encoding);
-  } catch (err) {
-    const text =
-      encoding === 'protobuf'
-        ? 'Failed to parse body into Call protobuf'
-        : err instanceof Error
-          ? err.message
-          : String(err);
-    sendText(res, 400, text);
-    return;
-  }
+  const request = await readMesosCall(req, res, executorCall);
+  if (!request) return;
+  const { call } = request;
   const invalid = validateExecutorCall(call);
   if (invalid !== undefined) {
     sendText(res, 400, `Failed to validate Executor::Call: ${invalid}`);

@@ -6,10 +6,9 @@
  * `TERMINATING` (shutdown / registration timeout / launch failure under way) → `TERMINATED`
  * (process gone).
  */
-import { executorEvent, type mesos } from '@mesoskit/protocol';
+import { executorEvent, isTerminalTaskState, type mesos } from '@mesoskit/protocol';
 import type { RecordIOResponse } from '../http.js';
 import type { SpawnedProcess } from './process.js';
-import { isTerminalState } from './status-updates.js';
 
 export type ExecutorState = 'REGISTERING' | 'RUNNING' | 'TERMINATING' | 'TERMINATED';
 
@@ -102,7 +101,7 @@ export class Executor {
 
   /** Tasks not yet terminal at the agent (queued or launched). */
   activeTasks(): TaskRecord[] {
-    return [...this.tasks.values()].filter((t) => !isTerminalState(t.state));
+    return [...this.tasks.values()].filter((t) => !isTerminalTaskState(t.state));
   }
 
   clearTimers(): void {

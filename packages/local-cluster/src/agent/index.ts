@@ -6,4 +6,4 @@ export {
   type LocalAgentOptions,
 } from './agent.js';
 export { buildEnvironment, MESOS_DEFAULT_PATH } from './environment.js';
-export { DEFAULT_RETRY, isTerminalState, type RetryPolicy, StatusUpdateManager } from './status-updates.js';
+export { DEFAULT_RETRY, type RetryPolicy, StatusUpdateManager } from './status-updates.js';

@@ -5,7 +5,9 @@
  * stream is deleted after its terminal update is acknowledged. Updates whose uuid the stream
  * already received are duplicates and ignored.
  */
+
 import type { mesos } from '@mesoskit/protocol';
+import { isTerminalTaskState } from '@mesoskit/protocol';
 
 export interface RetryPolicy {
   /** First resend after this many milliseconds. */
@@ -15,21 +17,6 @@ export interface RetryPolicy {
 }
 
 export const DEFAULT_RETRY: RetryPolicy = { initialMs: 10_000, maxMs: 600_000 };
-
-const TERMINAL = new Set<mesos.v1.TaskState>([
-  'TASK_FINISHED',
-  'TASK_FAILED',
-  'TASK_KILLED',
-  'TASK_ERROR',
-  'TASK_LOST',
-  'TASK_DROPPED',
-  'TASK_GONE',
-  'TASK_GONE_BY_OPERATOR',
-]);
-
-export function isTerminalState(state: mesos.v1.TaskState): boolean {
-  return TERMINAL.has(state);
-}
 
 export type Forward = (
   frameworkId: string,
@@ -96,7 +83,7 @@ export class StatusUpdateManager {
     clearTimeout(stream.timer);
     stream.timer = undefined;
     stream.pending.shift();
-    if (isTerminalState(head.state)) {
+    if (isTerminalTaskState(head.state)) {
       this.#streams.delete(key);
       return true;
     }

@@ -12,6 +12,8 @@
  * within a cycle, and over consecutive cycles every framework gets to go first on every agent.
  * Simpler than Mesos' DRF, but starvation-free.
  */
+
+import type { Logger } from '@mesoskit/protocol';
 import {
   containsResources,
   type mesos,
@@ -19,7 +21,6 @@ import {
   scalarOf,
   subtractResources,
 } from '@mesoskit/protocol';
-import type { Logger } from '../logger.js';
 import { type AgentEntry, type FilterEntry, type FrameworkEntry, hasCapability } from './model.js';
 import { isAllocatable } from './resources.js';
 

@@ -9,9 +9,12 @@ import {
   addResources,
   containsResources,
   InvalidOptionsError,
+  isTerminalTaskState,
+  type Logger,
   type MesosEncoding,
   type mesos,
   schedulerEvent,
+  silentLogger,
   subtractResources,
   validateResources,
 } from '@mesoskit/protocol';
@@ -25,7 +28,6 @@ import type {
   RunTaskRequest,
   StatusUpdateMessage,
 } from '../link.js';
-import { type Logger, silentLogger } from '../logger.js';
 import { type Allocation, Allocator, refuseMs } from './allocator.js';
 import { handleEndpoint } from './endpoints.js';
 import {
@@ -34,7 +36,6 @@ import {
   type FrameworkEntry,
   frameworkRoles,
   hasCapability,
-  isTerminal,
   type OfferEntry,
   type Subscription,
   type TaskEntry,
@@ -999,7 +1000,7 @@ export class LocalMaster implements MasterApi {
       task &&
       task.agentId === agent.id &&
       task.statusUpdateState !== undefined &&
-      isTerminal(task.statusUpdateState) &&
+      isTerminalTaskState(task.statusUpdateState) &&
       sameBytes(task.statusUpdateUuid, ack.uuid)
     ) {
       this.#forgetTask(framework, task);
@@ -1186,7 +1187,7 @@ export class LocalMaster implements MasterApi {
       if (task.statuses.at(-1)?.state !== status.state) {
         task.statuses.push({ state: status.state, timestamp: status.timestamp ?? this.#timestamp() });
       }
-      if (isTerminal(status.state) || status.state === 'TASK_UNREACHABLE') this.#releaseTask(task);
+      if (isTerminalTaskState(status.state) || status.state === 'TASK_UNREACHABLE') this.#releaseTask(task);
     }
     if (!framework.subscription) return;
     if (task && task.agentId === agentId) {
@@ -1194,7 +1195,8 @@ export class LocalMaster implements MasterApi {
       if (status.uuid) task.statusUpdateUuid = status.uuid;
     }
     this.#send(framework, { type: 'UPDATE', update: { status } });
-    if (task && isTerminal(status.state) && status.uuid === undefined) this.#forgetTask(framework, task);
+    if (task && isTerminalTaskState(status.state) && status.uuid === undefined)
+      this.#forgetTask(framework, task);
   }
 
   executorMessage(agentId: string, frameworkId: string, executorId: string, data: Uint8Array): void {

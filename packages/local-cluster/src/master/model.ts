@@ -107,21 +107,6 @@ export interface CompletedFramework {
   unregisteredTime: number;
 }
 
-export const TERMINAL_STATES: ReadonlySet<mesos.v1.TaskState> = new Set<mesos.v1.TaskState>([
-  'TASK_FINISHED',
-  'TASK_FAILED',
-  'TASK_KILLED',
-  'TASK_ERROR',
-  'TASK_LOST',
-  'TASK_DROPPED',
-  'TASK_GONE',
-  'TASK_GONE_BY_OPERATOR',
-]);
-
-export function isTerminal(state: mesos.v1.TaskState): boolean {
-  return TERMINAL_STATES.has(state);
-}
-
 export function hasCapability(
   info: mesos.v1.FrameworkInfo,
   type: mesos.v1.FrameworkInfo.Capability.Type,

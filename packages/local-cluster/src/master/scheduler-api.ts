@@ -4,18 +4,9 @@
  * the order Mesos evaluates them (§1.8, §1.5), then hands the call to the master.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type MesosEncoding, MesosMessageError, type mesos, schedulerCall } from '@mesoskit/protocol';
-import {
-  BodyTooLargeError,
-  NOT_ACCEPTABLE,
-  readBody,
-  requestEncoding,
-  responseEncoding,
-  sendMethodNotAllowed,
-  sendText,
-  writeHead,
-} from '../http.js';
-import type { Logger } from '../logger.js';
+import type { Logger } from '@mesoskit/protocol';
+import { type MesosEncoding, type mesos, schedulerCall } from '@mesoskit/protocol';
+import { NOT_ACCEPTABLE, readMesosCall, responseEncoding, sendText, writeHead } from '../http.js';
 import type { FrameworkEntry } from './model.js';
 import { validateCall } from './validation.js';
 
@@ -57,16 +48,6 @@ function authenticate(host: SchedulerHost, req: IncomingMessage): string | null 
   return host.credentials.some((c) => c.principal === principal && c.secret === secret) ? principal : null;
 }
 
-function decodeCall(body: Buffer, encoding: MesosEncoding): Call | string {
-  try {
-    return schedulerCall.decode(body, encoding);
-  } catch (err) {
-    if (encoding === 'protobuf') return 'Failed to parse body into Call protobuf';
-    if (err instanceof MesosMessageError) return err.message;
-    return `Failed to convert JSON into Call protobuf: ${String(err)}`;
-  }
-}
-
 /** Handles one request to the scheduler endpoint. Never throws. */
 export async function handleSchedulerRequest(
   host: SchedulerHost,
@@ -94,30 +75,9 @@ export async function handleSchedulerRequest(
     res.end();
     return;
   }
-  if (req.method !== 'POST') {
-    req.resume();
-    sendMethodNotAllowed(res, req.method);
-    return;
-  }
-  const encoding = requestEncoding(req.headers['content-type']);
-  if (typeof encoding !== 'string') {
-    req.resume();
-    sendText(res, encoding.status, encoding.body);
-    return;
-  }
-  let body: Buffer;
-  try {
-    body = await readBody(req);
-  } catch (err) {
-    if (err instanceof BodyTooLargeError) sendText(res, 413, 'Request Entity Too Large');
-    else res.destroy();
-    return;
-  }
-  const call = decodeCall(body, encoding);
-  if (typeof call === 'string') {
-    sendText(res, 400, call);
-    return;
-  }
+  const request = await readMesosCall(req, res, schedulerCall);
+  if (!request) return;
+  const { call } = request;
   const invalid = validateCall(call, principal);
   if (invalid) {
     sendText(res, 400, `Failed to validate scheduler::Call: ${invalid}`);

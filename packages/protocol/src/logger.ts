@@ -1,7 +1,7 @@
 /**
- * Structured logging: constant messages, data in `meta`. Library code never calls `console`;
- * it takes a {@link Logger}. The executor writes one line per entry to stderr (Mesos keeps the
- * sandbox's `stderr` file), as JSON or in a readable `pretty` form.
+ * Structured logging shared by every mesoskit package: constant messages, data in `meta`.
+ * Library code never calls `console`; it takes a {@link Logger}. `createLogger` writes one line
+ * per entry (to stderr by default), as JSON or in a readable `pretty` form.
  *
  * @module
  */
@@ -9,7 +9,7 @@
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error';
 export type LogFormat = 'json' | 'pretty';
 
-/** What the executor logs through. Messages are constant strings; data goes in `meta`. */
+/** What mesoskit logs through. Messages are constant strings; data goes in `meta`. */
 export interface Logger {
   trace(message: string, meta?: Record<string, unknown>): void;
   debug(message: string, meta?: Record<string, unknown>): void;
@@ -105,7 +105,7 @@ export function childLogger(logger: Logger, context: Record<string, unknown>): L
       try {
         logger[level](message, meta === undefined ? context : { ...context, ...meta });
       } catch {
-        // a throwing user logger must not break the executor
+        // a throwing user logger must not break the caller
       }
     };
   return {
