@@ -8,6 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { executorCases } from './executor.js';
 import {
   type AsyncBenchCase,
   type BenchCase,
@@ -30,7 +31,9 @@ if (onlyAt >= 0 && !only) {
 }
 
 const cases: BenchCase[] = [...protocolCases].filter((c) => !only || c.name.includes(only));
-const endToEnd: AsyncBenchCase[] = [...localClusterCases].filter((c) => !only || c.name.includes(only));
+const endToEnd: AsyncBenchCase[] = [...executorCases, ...localClusterCases].filter(
+  (c) => !only || c.name.includes(only),
+);
 if (cases.length === 0 && endToEnd.length === 0) {
   console.error(`no benchmark matches --only ${only}`);
   process.exit(2);
