@@ -4,6 +4,7 @@
  *
  *   mesoskit-local [--port 5050] [--agents 1] [--resources "cpus:2;mem:2048;disk:4096;ports:[31000-32000]"]
  *                  [--work-dir DIR] [--credentials FILE] [--allocation-interval 50ms] [--log-level warn]
+ *                  [--executor-authentication]
  *
  * Prints the master URL, then a one-line summary (frameworks, agents, tasks by state) that it
  * keeps current. Ctrl-C (SIGINT) or SIGTERM stops everything and kills every executor process
@@ -15,7 +16,8 @@ import { createLogger, isMesoskitError, type LogLevel, parseDuration } from '@me
 import { startLocalCluster } from './cluster.js';
 
 const USAGE = `usage: mesoskit-local [--port 5050] [--agents 1] [--resources TEXT] [--work-dir DIR]
-                      [--credentials FILE] [--allocation-interval 50ms] [--log-level warn]`;
+                      [--credentials FILE] [--allocation-interval 50ms] [--log-level warn]
+                      [--executor-authentication]`;
 
 function fail(message: string): never {
   process.stderr.write(`mesoskit-local: ${message}\n`);
@@ -66,6 +68,7 @@ async function main(): Promise<void> {
         credentials: { type: 'string' },
         'allocation-interval': { type: 'string' },
         'log-level': { type: 'string' },
+        'executor-authentication': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -96,6 +99,7 @@ async function main(): Promise<void> {
     ...(typeof values['allocation-interval'] === 'string' && {
       allocationIntervalMs: durationMs('--allocation-interval', values['allocation-interval']),
     }),
+    ...(values['executor-authentication'] === true && { executorAuthentication: true }),
     logger: createLogger({ level, base: { component: 'mesoskit-local' } }),
   });
   process.stdout.write(

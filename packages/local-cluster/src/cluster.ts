@@ -76,6 +76,15 @@ export interface LocalClusterOptions {
   statusUpdateRetryMs?: RetryPolicy;
   /** Extra environment for every executor (the agent's own environment is not inherited). */
   executorEnvironment?: Record<string, string>;
+  /**
+   * Executor authentication (Mesos' `--authenticate_http_executors`): each custom executor gets
+   * a token (an HS256 JWT with claims `fid`, `eid`, `cid`, signed with a random secret of its
+   * agent) in `MESOS_EXECUTOR_AUTHENTICATION_TOKEN`, and every executor call must send it as
+   * `Authorization: Bearer <token>`; a call without it, or with another executor's token, gets
+   * `401`.
+   * @default false
+   */
+  executorAuthentication?: boolean;
   logger?: Logger;
 }
 
@@ -156,6 +165,9 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
           }),
           ...(options.executorEnvironment !== undefined && {
             executorEnvironment: options.executorEnvironment,
+          }),
+          ...(options.executorAuthentication !== undefined && {
+            executorAuthentication: options.executorAuthentication,
           }),
           logger,
         }),

@@ -28,6 +28,7 @@ import {
 } from './command-executor.js';
 import { buildEnvironment } from './environment.js';
 import { EXECUTOR_API_PATHS, handleExecutorApi } from './executor-api.js';
+import { ExecutorTokens } from './executor-token.js';
 import { Executor, type QueuedLaunch, type Termination } from './executors.js';
 import { fetchUris } from './fetcher.js';
 import { killGroup, type SpawnedProcess, spawnCommand } from './process.js';
@@ -57,6 +58,14 @@ export interface LocalAgentOptions {
   statusUpdateRetryMs?: RetryPolicy;
   /** `--executor_environment_variables`: merged over the agent's variables, under CommandInfo's. */
   executorEnvironment?: Record<string, string>;
+  /**
+   * `--authenticate_http_executors`: each custom executor run gets a token (an HS256 JWT with
+   * claims `fid`, `eid`, `cid`, signed with a random secret of this agent) in
+   * `MESOS_EXECUTOR_AUTHENTICATION_TOKEN`, and every executor call must carry it as
+   * `Authorization: Bearer <token>`; a call without it, or with another executor's, gets `401`.
+   * @default false
+   */
+  executorAuthentication?: boolean;
   logger?: Logger;
 }
 
@@ -105,6 +114,8 @@ export class LocalAgent implements AgentApi {
   readonly #registrationTimeoutMs: number;
   readonly #shutdownGraceMs: number;
   readonly #executorEnvironment: Record<string, string> | undefined;
+  /** Signs and checks executor tokens; set with executor authentication on. */
+  readonly #tokens: ExecutorTokens | undefined;
   readonly #log: Logger;
   readonly #frameworks = new Map<string, FrameworkState>();
   readonly #updates: StatusUpdateManager;
@@ -126,6 +137,7 @@ export class LocalAgent implements AgentApi {
     this.#registrationTimeoutMs = options.executorRegistrationTimeoutMs ?? 60_000;
     this.#shutdownGraceMs = options.executorShutdownGracePeriodMs ?? 5000;
     this.#executorEnvironment = options.executorEnvironment;
+    this.#tokens = options.executorAuthentication ? new ExecutorTokens() : undefined;
     this.#log = childLogger(options.logger ?? silentLogger, { component: 'agent' });
     this.#updates = new StatusUpdateManager(
       (frameworkId, status, latestState) =>
@@ -418,6 +430,7 @@ export class LocalAgent implements AgentApi {
   }
 
   readonly #apiHost = {
+    tokens: (): ExecutorTokens | undefined => this.#tokens,
     hasFramework: (frameworkId: string): boolean => this.#frameworks.has(frameworkId),
     executor: (frameworkId: string, executorId: string): Executor | undefined =>
       this.#frameworks.get(frameworkId)?.executors.get(executorId),
@@ -507,6 +520,17 @@ export class LocalAgent implements AgentApi {
       shutdownGracePeriodMs: this.#shutdownGraceOf(executor),
       executorEnvironment: this.#executorEnvironment,
       commandEnvironment: command.environment,
+      // Custom executors only: the agent runs a command task itself, and the command never
+      // sees the command executor's token.
+      ...(this.#tokens && !task
+        ? {
+            authenticationToken: this.#tokens.issue({
+              fid: executor.frameworkId,
+              eid: executor.executorId,
+              cid: executor.containerId,
+            }),
+          }
+        : {}),
       ...(task ? { extra: { MESOS_ALLOCATION_ROLE: allocationRole(task) } } : {}),
     });
     let spawned: SpawnedProcess;

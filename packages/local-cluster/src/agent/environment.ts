@@ -32,6 +32,8 @@ export interface EnvironmentInput {
   executorEnvironment?: Record<string, string> | undefined;
   /** The `CommandInfo.environment` of the process. */
   commandEnvironment?: mesos.v1.Environment | undefined;
+  /** The executor's token, with executor authentication on (`MESOS_EXECUTOR_AUTHENTICATION_TOKEN`). */
+  authenticationToken?: string | undefined;
   /** Extra agent variables (command tasks get `MESOS_ALLOCATION_ROLE`). */
   extra?: Record<string, string>;
 }
@@ -51,6 +53,9 @@ export function buildEnvironment(input: EnvironmentInput): Record<string, string
     LIBPROCESS_PORT: '0',
     LIBPROCESS_IP: input.ip,
   };
+  if (input.authenticationToken !== undefined) {
+    env.MESOS_EXECUTOR_AUTHENTICATION_TOKEN = input.authenticationToken;
+  }
   if (input.checkpoint) {
     env.MESOS_RECOVERY_TIMEOUT = '15mins';
     env.MESOS_SUBSCRIPTION_BACKOFF_MAX = '2secs';

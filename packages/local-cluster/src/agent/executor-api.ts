@@ -1,19 +1,35 @@
 /**
  * The agent's executor endpoint, `POST /api/v1/executor` (also `/slave(1)/api/v1/executor`),
- * with Mesos' checks in Mesos' order (§1.9): method, Content-Type, body, `Executor::Call`
- * validation, Accept (SUBSCRIBE only), HEARTBEAT, framework, executor, subscription state.
+ * with Mesos' checks in Mesos' order (§1.9): executor authentication (when on), method,
+ * Content-Type, body, `Executor::Call` validation, Accept (SUBSCRIBE only), HEARTBEAT, framework,
+ * executor, subscription state.
+ *
+ * With executor authentication every call needs `Authorization: Bearer <token>` holding a token
+ * this agent signed (else `401` before anything else is looked at), and the token's claims must
+ * name the call's framework and executor (checked once the call is decoded) and the executor's
+ * current container (checked once the executor is found). Mesos answers a claims mismatch with
+ * `403`; here it is `401`, like a missing token (a deliberate difference, see the README).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '@mesoskit/protocol';
 import { executorCall, type MesosEncoding, type mesos } from '@mesoskit/protocol';
 import { NOT_ACCEPTABLE, readMesosCall, responseEncoding, sendAccepted, sendText } from '../http.js';
 import { isValidUuidBytes } from '../ids.js';
+import {
+  bearerToken,
+  claimsMatch,
+  EXECUTOR_REALM,
+  type ExecutorClaims,
+  type ExecutorTokens,
+} from './executor-token.js';
 import type { Executor } from './executors.js';
 
 export const EXECUTOR_API_PATHS: readonly string[] = ['/api/v1/executor', '/slave(1)/api/v1/executor'];
 
 /** What the endpoint needs from the agent. */
 export interface ExecutorApiHost {
+  /** With executor authentication on, what verifies the Bearer tokens. */
+  tokens(): ExecutorTokens | undefined;
   hasFramework(frameworkId: string): boolean;
   executor(frameworkId: string, executorId: string): Executor | undefined;
   subscribe(
@@ -32,12 +48,28 @@ export async function handleExecutorApi(
   host: ExecutorApiHost,
   logger: Logger,
 ): Promise<void> {
+  let claims: ExecutorClaims | undefined;
+  const tokens = host.tokens();
+  if (tokens) {
+    const token = bearerToken(req.headers.authorization);
+    claims = token === undefined ? undefined : tokens.verify(token);
+    if (!claims) {
+      req.resume();
+      sendUnauthorized(res);
+      return;
+    }
+  }
   const request = await readMesosCall(req, res, executorCall);
   if (!request) return;
   const { call } = request;
   const invalid = validateExecutorCall(call);
   if (invalid !== undefined) {
     sendText(res, 400, `Failed to validate Executor::Call: ${invalid}`);
+    return;
+  }
+  if (claims && !claimsMatch(claims, call.framework_id.value, call.executor_id.value)) {
+    // Another executor's token (Mesos: 403 with a reason).
+    sendUnauthorized(res);
     return;
   }
   let accept: MesosEncoding = 'json';
@@ -64,10 +96,16 @@ export async function handleExecutorApi(
     sendText(res, 400, 'Executor cannot be found');
     return;
   }
+  if (claims && !claimsMatch(claims, frameworkId, executorId, executor.containerId)) {
+    // The token of an earlier run of this executor.
+    sendUnauthorized(res);
+    return;
+  }
   if (executor.commandTask) {
     // The built-in command executor does not speak HTTP here; but Mesos' command executor is a
     // subscribed executor, and without executor authentication the agent takes a MESSAGE call
-    // with its id from anyone and forwards it (capture 09: 202, then a MESSAGE event).
+    // with its id from anyone and forwards it (capture 09: 202, then a MESSAGE event). With
+    // executor authentication no one holds its token (the command never sees one).
     if (call.type === 'MESSAGE') {
       sendAccepted(res);
       host.message(executor, call.message!.data);
@@ -97,6 +135,11 @@ export async function handleExecutorApi(
       res.writeHead(501, { 'Content-Length': '0' });
       res.end();
   }
+}
+
+/** `401` with the executor realm, and the body the master's 401 has. */
+function sendUnauthorized(res: ServerResponse): void {
+  sendText(res, 401, '401 Unauthorized.', { 'WWW-Authenticate': `Bearer realm="${EXECUTOR_REALM}"` });
 }
 
 /** Mesos' `validateExecutorCall` (§3.2); returns the error detail or `undefined`. */
