@@ -3,6 +3,9 @@
  * no-op tasks on the test executor through `mesoskit-local` (master + agent in their own
  * process, so their CPU is measured alone from /proc), one Mesos task per task, acknowledging
  * every update. Figures: tasks/s, and master + agent CPU per task.
+ *
+ * `MESOSKIT_BENCH_PROFILE=/some/dir pnpm bench --only local-cluster` writes a CPU profile of the
+ * mesoskit-local process there (node --cpu-prof).
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -38,7 +41,18 @@ function cpuSeconds(pid: number): number {
 async function startCluster(): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn(
     process.execPath,
-    [CLI, '--port', '0', '--agents', '1', '--resources', 'cpus:64;mem:65536;disk:4096;ports:[31000-32000]'],
+    [
+      ...(process.env.MESOSKIT_BENCH_PROFILE
+        ? ['--cpu-prof', `--cpu-prof-dir=${process.env.MESOSKIT_BENCH_PROFILE}`]
+        : []),
+      CLI,
+      '--port',
+      '0',
+      '--agents',
+      '1',
+      '--resources',
+      'cpus:64;mem:65536;disk:4096;ports:[31000-32000]',
+    ],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   const url = await new Promise<string>((resolve, reject) => {
