@@ -563,69 +563,60 @@ export class LocalMaster implements MasterApi {
     res: ServerResponse,
     principal: string | undefined,
   ): void {
+    // Every call but UPDATE_FRAMEWORK answers 202, after its effects: events it causes (e.g. a
+    // master-generated UPDATE) reach the stream before the response, as with Mesos.
     switch (call.type) {
+      case 'UPDATE_FRAMEWORK':
+        this.#updateFramework(framework, call.update_framework!, res, principal);
+        return;
       case 'TEARDOWN':
         this.#removeFramework(framework);
-        sendAccepted(res);
-        return;
+        break;
       case 'ACCEPT':
         this.#accept(framework, call.accept!);
-        sendAccepted(res);
-        return;
+        break;
       case 'DECLINE':
         this.#decline(framework, call.decline!.offer_ids ?? [], call.decline!.filters);
-        sendAccepted(res);
-        return;
+        break;
       case 'REVIVE':
         this.#revive(framework, call.revive?.roles ?? []);
-        sendAccepted(res);
-        return;
+        break;
       case 'SUPPRESS':
         this.#suppress(framework, call.suppress?.roles ?? []);
-        sendAccepted(res);
-        return;
+        break;
       case 'KILL':
         this.#kill(framework, call.kill!);
-        sendAccepted(res);
-        return;
+        break;
       case 'SHUTDOWN': {
         const { agent_id, executor_id } = call.shutdown!;
         const agent = this.#agents.get(agent_id.value);
         if (agent?.connected)
           this.#agentCall(agent, (api) => api.shutdownExecutor(framework.id, executor_id.value));
-        sendAccepted(res);
-        return;
+        break;
       }
       case 'ACKNOWLEDGE':
         this.#acknowledge(framework, call.acknowledge!);
-        sendAccepted(res);
-        return;
+        break;
       case 'RECONCILE':
         this.#reconcile(framework, call.reconcile!.tasks ?? []);
-        sendAccepted(res);
-        return;
+        break;
       case 'MESSAGE': {
         const { agent_id, executor_id, data } = call.message!;
         const agent = this.#agents.get(agent_id.value);
         if (agent?.connected) {
           this.#agentCall(agent, (api) => api.frameworkMessage(framework.id, executor_id.value, data));
         }
-        sendAccepted(res);
-        return;
+        break;
       }
-      case 'UPDATE_FRAMEWORK':
-        this.#updateFramework(framework, call.update_framework!, res, principal);
-        return;
       case 'RECONCILE_OPERATIONS':
         this.#reconcileOperations(framework, call.reconcile_operations!);
-        sendAccepted(res);
-        return;
+        break;
       default:
         // REQUEST (ignored by the default allocator), inverse offers (none are ever made) and
         // operation acknowledgements (no operation feedback needs one).
-        sendAccepted(res);
-        return;
+        break;
     }
+    sendAccepted(res);
   }
 
   #agentCall(agent: AgentEntry, fn: (api: AgentApi) => void): void {
