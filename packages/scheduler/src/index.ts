@@ -1,5 +1,7 @@
 /**
- * Placeholder: this package's API lands with its own issue. It builds and publishes nothing yet
- * beyond the protocol version it is wired against.
+ * `@mesoskit/scheduler`: a Mesos v1 scheduler HTTP API client. The low-level
+ * {@link MesosSchedulerClient} is here; the typed `TaskScheduler` is not built yet.
+ *
+ * @packageDocumentation
  */
-export { PROTOCOL_VERSION } from '@mesoskit/protocol';
+export * from './client/index.js';

@@ -1,0 +1,712 @@
+/**
+ * `MesosSchedulerClient`: the low-level Mesos v1 scheduler HTTP API client. One SUBSCRIBE
+ * stream on a dedicated connection, every other call on one keep-alive connection, events as
+ * callbacks and as an async iterable, heartbeat watchdog, redirects and reconnects.
+ *
+ * @module
+ */
+import http, { type IncomingMessage } from 'node:http';
+import https from 'node:https';
+import {
+  childLogger,
+  type FrameworkInfo,
+  type Logger,
+  MEDIA_TYPES,
+  type mesos,
+  type Offer,
+  RecordIODecoder,
+  type SchedulerCall,
+  type SchedulerEvent,
+  schedulerCall,
+  schedulerEvent,
+  type TaskStatus,
+} from '@mesoskit/protocol';
+import { AsyncQueue } from './async-queue.js';
+import { MesosHttpError, NotSubscribedError, SubscriptionLostError } from './errors.js';
+import { post, readText } from './http.js';
+import {
+  type MesosSchedulerClientOptions,
+  type ResolvedSchedulerClientOptions,
+  resolveSchedulerClientOptions,
+} from './options.js';
+
+/** What `subscribed` listeners receive. */
+export interface SubscribedInfo {
+  frameworkId: string;
+  heartbeatIntervalSeconds: number | undefined;
+  masterInfo: mesos.v1.MasterInfo | undefined;
+  /** The URL of the master that accepted the subscription. */
+  master: string;
+  /** True for every subscription after the first one. */
+  resubscribed: boolean;
+}
+
+/** What `disconnected` listeners receive. */
+export interface DisconnectedInfo {
+  reason: string;
+  error?: Error;
+}
+
+/** Typed callbacks, in the shape framework authors know. */
+export interface SchedulerClientEvents {
+  subscribed: (info: SubscribedInfo) => void | Promise<void>;
+  offers: (offers: Offer[]) => void | Promise<void>;
+  rescind: (offerId: string) => void | Promise<void>;
+  /** With `ack: 'auto'` the update is acknowledged once every `update` callback resolved. */
+  update: (status: TaskStatus) => void | Promise<void>;
+  message: (message: mesos.v1.scheduler.Event.Message) => void | Promise<void>;
+  failure: (failure: mesos.v1.scheduler.Event.Failure) => void | Promise<void>;
+  /** An `ERROR` event from the master; the client closes after it (see `closed()`). */
+  error: (message: string) => void | Promise<void>;
+  disconnected: (info: DisconnectedInfo) => void | Promise<void>;
+}
+
+/** Connection states, as `status()` yields them. */
+export type ConnectionStatus =
+  | { type: 'subscribed'; frameworkId: string; master: string }
+  | { type: 'disconnected'; reason: string; error?: Error }
+  | { type: 'reconnecting'; attempt: number; delayMs: number }
+  | { type: 'heartbeat-missed'; silentMs: number }
+  | { type: 'closed'; error?: Error };
+
+type EventName = keyof SchedulerClientEvents;
+
+interface Stream {
+  generation: number;
+  response: IncomingMessage | undefined;
+  destroy(): void;
+}
+
+function offerIds(ids: readonly (string | mesos.v1.OfferID)[]): mesos.v1.OfferID[] {
+  return ids.map((id) => (typeof id === 'string' ? { value: id } : id));
+}
+
+function errorOf(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+/**
+ * The low-level Mesos scheduler client.
+ *
+ * **Calls while disconnected** (before the first SUBSCRIBED, between a drop and the next
+ * SUBSCRIBED, after `close()`) reject at once with `NotSubscribedError`; nothing is queued,
+ * because a call made with an old `Mesos-Stream-Id` would be refused anyway and offers die with
+ * the subscription. Wait for the next `subscribed` and decide again.
+ */
+export class MesosSchedulerClient implements AsyncDisposable {
+  readonly options: ResolvedSchedulerClientOptions;
+  readonly #log: Logger;
+  readonly #listeners = new Map<EventName, Set<(...args: never[]) => unknown>>();
+  readonly #statusQueues = new Set<AsyncQueue<ConnectionStatus>>();
+  #events: AsyncQueue<SchedulerEvent> | undefined;
+  #frameworkId: string | undefined;
+  #streamId: string | undefined;
+  #leader: URL;
+  #stream: Stream | undefined;
+  #generation = 0;
+  #subscribedCount = 0;
+  #closed = false;
+  #closedError: Error | undefined;
+  #closedResolve!: (err: Error | undefined) => void;
+  readonly #closedPromise: Promise<Error | undefined>;
+  #watchdog: NodeJS.Timeout | undefined;
+  #reconnectTimer: NodeJS.Timeout | undefined;
+  #reconnectAttempt = 0;
+  #dispatching: Promise<void> = Promise.resolve();
+  #callAgent: http.Agent | undefined;
+  #lastEventAt = 0;
+  #heartbeatMs: number | undefined;
+  #pendingSubscribe: { resolve: () => void; reject: (err: Error) => void } | undefined;
+  /** Set once the client must not reconnect any more (ERROR event, teardown). */
+  #stopping = false;
+  /** Aborted by close(): ends in-flight SUBSCRIBE attempts and calls. */
+  readonly #abort = new AbortController();
+
+  /** Validates options; does no I/O. Use {@link MesosSchedulerClient.connect}. */
+  constructor(options: MesosSchedulerClientOptions) {
+    this.options = resolveSchedulerClientOptions(options);
+    this.#log = childLogger(this.options.logger, { framework: this.options.framework.name });
+    this.#leader = this.options.masters[0]!;
+    if (this.options.framework.id?.value) this.#frameworkId = this.options.framework.id.value;
+    this.#closedPromise = new Promise((resolve) => {
+      this.#closedResolve = resolve;
+    });
+  }
+
+  /** Subscribes and resolves once SUBSCRIBED arrived; rejects if every master refused or failed. */
+  static async connect(options: MesosSchedulerClientOptions): Promise<MesosSchedulerClient> {
+    const client = new MesosSchedulerClient(options);
+    try {
+      await client.#subscribe();
+    } catch (err) {
+      client.#close(errorOf(err));
+      throw err;
+    }
+    return client;
+  }
+
+  /** The framework id, once subscribed (kept across reconnects). */
+  get frameworkId(): string | undefined {
+    return this.#frameworkId;
+  }
+
+  /** The current `Mesos-Stream-Id`, or `undefined` while disconnected. */
+  get streamId(): string | undefined {
+    return this.#streamId;
+  }
+
+  /** True while a subscription is live. */
+  get subscribed(): boolean {
+    return this.#streamId !== undefined && !this.#closed;
+  }
+
+  /** Adds a callback; returns a function that removes it. Callback errors are logged, never thrown. */
+  on<E extends EventName>(event: E, listener: SchedulerClientEvents[E]): () => void {
+    let set = this.#listeners.get(event);
+    if (set === undefined) {
+      set = new Set();
+      this.#listeners.set(event, set);
+    }
+    set.add(listener as (...args: never[]) => unknown);
+    return () => set.delete(listener as (...args: never[]) => unknown);
+  }
+
+  /**
+   * Every decoded event (HEARTBEAT included) from now on, in order, across reconnects; ends on
+   * `close()`. Single consumer; the buffer is unbounded, so keep consuming. With `ack: 'auto'`
+   * updates are acknowledged once the `update` callbacks resolved, whether or not this iterator
+   * has reached them: use `ack: 'manual'` to acknowledge after your own processing.
+   */
+  events(): AsyncIterable<SchedulerEvent> {
+    if (this.#events !== undefined) throw new TypeError('events() has a single consumer');
+    this.#events = new AsyncQueue();
+    if (this.#closed) this.#events.end();
+    return this.#events;
+  }
+
+  /** Connection states from now on; ends after `closed`. Each call gets its own iterable. */
+  status(): AsyncIterable<ConnectionStatus> {
+    const queue = new AsyncQueue<ConnectionStatus>();
+    if (this.#closed) {
+      queue.push({ type: 'closed', ...(this.#closedError && { error: this.#closedError }) });
+      queue.end();
+    } else {
+      this.#statusQueues.add(queue);
+    }
+    return queue;
+  }
+
+  /** Resolves when the client closed: `undefined` after `close()`, the error after a fatal one. */
+  closed(): Promise<Error | undefined> {
+    return this.#closedPromise;
+  }
+
+  // ---------------------------------------------------------------- calls
+
+  /** ACCEPT: use offers (all from one agent) for these operations. */
+  accept(
+    ids: readonly (string | mesos.v1.OfferID)[],
+    operations: mesos.v1.Offer.Operation[],
+    filters?: mesos.v1.Filters,
+  ): Promise<void> {
+    return this.#call({
+      type: 'ACCEPT',
+      accept: { offer_ids: offerIds(ids), operations, ...(filters && { filters }) },
+    });
+  }
+
+  /** ACCEPT with LAUNCH of these tasks. */
+  launch(
+    ids: readonly (string | mesos.v1.OfferID)[],
+    tasks: mesos.v1.TaskInfo[],
+    filters?: mesos.v1.Filters,
+  ) {
+    return this.accept(ids, [{ type: 'LAUNCH', launch: { task_infos: tasks } }], filters);
+  }
+
+  decline(ids: readonly (string | mesos.v1.OfferID)[], filters?: mesos.v1.Filters): Promise<void> {
+    return this.#call({
+      type: 'DECLINE',
+      decline: { offer_ids: offerIds(ids), ...(filters && { filters }) },
+    });
+  }
+
+  revive(roles?: string[]): Promise<void> {
+    return this.#call({ type: 'REVIVE', ...(roles && { revive: { roles } }) });
+  }
+
+  suppress(roles?: string[]): Promise<void> {
+    return this.#call({ type: 'SUPPRESS', ...(roles && { suppress: { roles } }) });
+  }
+
+  kill(taskId: string, agentId?: string, killPolicy?: mesos.v1.KillPolicy): Promise<void> {
+    return this.#call({
+      type: 'KILL',
+      kill: {
+        task_id: { value: taskId },
+        ...(agentId !== undefined && { agent_id: { value: agentId } }),
+        ...(killPolicy && { kill_policy: killPolicy }),
+      },
+    });
+  }
+
+  shutdown(executorId: string, agentId: string): Promise<void> {
+    return this.#call({
+      type: 'SHUTDOWN',
+      shutdown: { executor_id: { value: executorId }, agent_id: { value: agentId } },
+    });
+  }
+
+  /** ACKNOWLEDGE an update; it must carry `uuid` and `agent_id` (master-generated ones do not). */
+  acknowledge(status: Pick<TaskStatus, 'agent_id' | 'task_id' | 'uuid'>): Promise<void> {
+    if (status.uuid === undefined || status.agent_id === undefined) {
+      return Promise.reject(
+        new TypeError(`cannot acknowledge an update of ${status.task_id.value} without uuid and agent_id`),
+      );
+    }
+    return this.#call({
+      type: 'ACKNOWLEDGE',
+      acknowledge: { agent_id: status.agent_id, task_id: status.task_id, uuid: status.uuid },
+    });
+  }
+
+  /** RECONCILE: explicit for the given tasks, implicit (all tasks) with none. */
+  reconcile(tasks: { taskId: string; agentId?: string }[] = []): Promise<void> {
+    return this.#call({
+      type: 'RECONCILE',
+      reconcile: {
+        tasks: tasks.map((t) => ({
+          task_id: { value: t.taskId },
+          ...(t.agentId !== undefined && { agent_id: { value: t.agentId } }),
+        })),
+      },
+    });
+  }
+
+  /** MESSAGE to an executor: best effort, Mesos may drop it. */
+  message(agentId: string, executorId: string, data: Uint8Array): Promise<void> {
+    return this.#call({
+      type: 'MESSAGE',
+      message: { agent_id: { value: agentId }, executor_id: { value: executorId }, data },
+    });
+  }
+
+  request(requests: mesos.v1.Request[]): Promise<void> {
+    return this.#call({ type: 'REQUEST', request: { requests } });
+  }
+
+  /** TEARDOWN: Mesos kills every task and forgets the framework; the client then closes. */
+  async teardown(): Promise<void> {
+    this.#stopping = true;
+    try {
+      await this.#call({ type: 'TEARDOWN' });
+    } catch (err) {
+      this.#stopping = false;
+      throw err;
+    }
+    await this.close();
+  }
+
+  /** UPDATE_FRAMEWORK (synchronous at the master: resolves on 200). `id` is filled in. */
+  updateFramework(
+    frameworkInfo: FrameworkInfo,
+    options: { suppressedRoles?: string[]; offerConstraints?: mesos.v1.scheduler.OfferConstraints } = {},
+  ): Promise<void> {
+    const info = { ...frameworkInfo, id: { value: this.#frameworkId ?? '' } };
+    return this.#call(
+      {
+        type: 'UPDATE_FRAMEWORK',
+        update_framework: {
+          framework_info: info,
+          ...(options.suppressedRoles && { suppressed_roles: options.suppressedRoles }),
+          ...(options.offerConstraints && { offer_constraints: options.offerConstraints }),
+        },
+      },
+      200,
+    );
+  }
+
+  /** Any other call (framework_id is filled in). Resolves on 202. */
+  call(call: SchedulerCall): Promise<void> {
+    return this.#call(call);
+  }
+
+  async #call(call: SchedulerCall, expected = 202): Promise<void> {
+    const type = call.type ?? 'UNKNOWN';
+    const streamId = this.#streamId;
+    const frameworkId = this.#frameworkId;
+    if (this.#closed) throw new NotSubscribedError(`cannot send ${type}: the client is closed`);
+    if (streamId === undefined || frameworkId === undefined) {
+      throw new NotSubscribedError(`cannot send ${type}: not subscribed (reconnecting)`);
+    }
+    const body = schedulerCall.encode(
+      { ...call, framework_id: { value: frameworkId } },
+      this.options.encoding,
+    );
+    let response: IncomingMessage;
+    let text: string;
+    try {
+      ({ response } = await post(this.#leader, {
+        headers: { ...this.#headers(), 'Mesos-Stream-Id': streamId },
+        body,
+        agent: this.#agent(),
+        ca: this.options.ca,
+        timeoutMs: this.options.callTimeoutMs,
+        maxRedirects: this.options.maxRedirects,
+        signal: this.#abort.signal,
+      }));
+      text = await readText(response);
+    } catch (err) {
+      if (this.#closed)
+        throw new NotSubscribedError(`${type} interrupted: the client closed`, { cause: err });
+      throw err;
+    }
+    if (response.statusCode !== expected) {
+      throw new MesosHttpError(type, response.statusCode ?? 0, text);
+    }
+    this.#log.trace('call accepted', { type });
+  }
+
+  #headers(): Record<string, string> {
+    const media = MEDIA_TYPES[this.options.encoding];
+    return {
+      'Content-Type': media,
+      Accept: media,
+      ...(this.options.authorization !== undefined && { Authorization: this.options.authorization }),
+    };
+  }
+
+  #agent(): http.Agent {
+    if (this.#callAgent === undefined) {
+      // One persistent call connection: calls reach the master in the order they were made.
+      const init = { keepAlive: true, maxSockets: 1 };
+      this.#callAgent =
+        this.#leader.protocol === 'https:'
+          ? new https.Agent({ ...init, ...(this.options.ca !== undefined && { ca: this.options.ca }) })
+          : new http.Agent(init);
+    }
+    return this.#callAgent;
+  }
+
+  // ---------------------------------------------------------------- subscription
+
+  /** Tries the last leader, then every master in turn; resolves on SUBSCRIBED. */
+  async #subscribe(): Promise<void> {
+    const candidates = [this.#leader, ...this.options.masters.filter((m) => m.href !== this.#leader.href)];
+    let lastError: Error | undefined;
+    for (const url of candidates) {
+      if (this.#closed) throw new NotSubscribedError('closed while subscribing');
+      try {
+        await this.#subscribeTo(url);
+        return;
+      } catch (err) {
+        lastError = errorOf(err);
+        if (err instanceof MesosHttpError && err.status !== 503) throw err;
+        if (err instanceof SubscriptionLostError) throw err;
+        this.#log.debug('subscribe failed, trying next master', {
+          master: url.href,
+          error: lastError.message,
+        });
+      }
+    }
+    throw lastError ?? new Error('no master to subscribe to');
+  }
+
+  async #subscribeTo(url: URL): Promise<void> {
+    const frameworkId = this.#frameworkId;
+    const framework: FrameworkInfo = {
+      ...this.options.framework,
+      ...(frameworkId !== undefined && { id: { value: frameworkId } }),
+    };
+    const body = schedulerCall.encode(
+      {
+        type: 'SUBSCRIBE',
+        ...(frameworkId !== undefined && { framework_id: { value: frameworkId } }),
+        subscribe: { framework_info: framework },
+      },
+      this.options.encoding,
+    );
+    const { response, url: answered } = await post(url, {
+      headers: this.#headers(),
+      body,
+      agent: false,
+      ca: this.options.ca,
+      timeoutMs: this.options.callTimeoutMs,
+      maxRedirects: this.options.maxRedirects,
+      signal: this.#abort.signal,
+    });
+    if (response.statusCode !== 200) {
+      const text = await readText(response);
+      throw new MesosHttpError('SUBSCRIBE', response.statusCode ?? 0, text);
+    }
+    const streamIdHeader = response.headers['mesos-stream-id'];
+    const streamId = Array.isArray(streamIdHeader) ? streamIdHeader[0] : streamIdHeader;
+    if (streamId === undefined) {
+      response.destroy();
+      throw new MesosHttpError('SUBSCRIBE', 200, 'the response has no Mesos-Stream-Id header');
+    }
+    if (this.#closed) {
+      response.destroy();
+      throw new NotSubscribedError('closed while subscribing');
+    }
+    const generation = ++this.#generation;
+    const stream: Stream = { generation, response, destroy: () => response.destroy() };
+    this.#stream = stream;
+    const subscribed = new Promise<void>((resolve, reject) => {
+      this.#pendingSubscribe = { resolve, reject };
+    });
+    this.#leader = answered;
+    this.#streamIdCandidate = streamId;
+    this.#read(stream, response);
+    const timer = setTimeout(
+      () => this.#lost(generation, `no SUBSCRIBED event within ${this.options.callTimeoutMs} ms`),
+      this.options.callTimeoutMs,
+    );
+    try {
+      await subscribed;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  #streamIdCandidate: string | undefined;
+
+  #read(stream: Stream, response: IncomingMessage): void {
+    const decoder = new RecordIODecoder();
+    const lost = (reason: string, error?: Error) => this.#lost(stream.generation, reason, error);
+    response.on('data', (chunk: Buffer) => {
+      if (stream.generation !== this.#generation) return;
+      let events: SchedulerEvent[];
+      try {
+        events = decoder.push(chunk).map((record) => schedulerEvent.decode(record, this.options.encoding));
+      } catch (err) {
+        lost('undecodable event stream', errorOf(err));
+        return;
+      }
+      this.#lastEventAt = Date.now();
+      for (const event of events) {
+        if (stream.generation !== this.#generation) return;
+        this.#receive(event);
+      }
+    });
+    response.once('end', () => lost('the master ended the event stream'));
+    response.once('error', (err) => lost('the event stream failed', err));
+    response.once('close', () => lost('the event stream closed'));
+  }
+
+  #receive(event: SchedulerEvent): void {
+    this.#armWatchdog();
+    if (event.type === 'SUBSCRIBED' && event.subscribed !== undefined) {
+      const s = event.subscribed;
+      this.#frameworkId = s.framework_id.value;
+      this.#streamId = this.#streamIdCandidate;
+      this.#reconnectAttempt = 0;
+      this.#heartbeatMs =
+        s.heartbeat_interval_seconds !== undefined && s.heartbeat_interval_seconds > 0
+          ? s.heartbeat_interval_seconds * 1000
+          : undefined;
+      this.#armWatchdog();
+      const info: SubscribedInfo = {
+        frameworkId: s.framework_id.value,
+        heartbeatIntervalSeconds: s.heartbeat_interval_seconds,
+        masterInfo: s.master_info,
+        master: this.#leader.href,
+        resubscribed: this.#subscribedCount++ > 0,
+      };
+      this.#log.info('subscribed', { frameworkId: info.frameworkId, master: info.master });
+      this.#pushStatus({ type: 'subscribed', frameworkId: info.frameworkId, master: info.master });
+      this.#pendingSubscribe?.resolve();
+      this.#pendingSubscribe = undefined;
+      this.#events?.push(event);
+      this.#dispatch('subscribed', info);
+      return;
+    }
+    if (event.type === 'ERROR') {
+      const message = event.error?.message ?? 'unknown error';
+      this.#log.error('master sent ERROR', { message });
+      const err = new SubscriptionLostError(`the master sent ERROR: ${message}`);
+      this.#events?.push(event);
+      this.#dispatch('error', message);
+      this.#stopping = true;
+      this.#pendingSubscribe?.reject(err);
+      this.#pendingSubscribe = undefined;
+      // Fatal for the stream and, since a re-subscription would fight a newer scheduler or a
+      // removed framework, for the client.
+      this.#dispatching.then(() => this.#close(err));
+      return;
+    }
+    this.#events?.push(event);
+    switch (event.type) {
+      case 'OFFERS':
+        this.#dispatch('offers', event.offers?.offers ?? []);
+        break;
+      case 'RESCIND':
+        if (event.rescind) this.#dispatch('rescind', event.rescind.offer_id.value);
+        break;
+      case 'UPDATE':
+        if (event.update) this.#dispatchUpdate(event.update.status);
+        break;
+      case 'MESSAGE':
+        if (event.message) this.#dispatch('message', event.message);
+        break;
+      case 'FAILURE':
+        if (event.failure) this.#dispatch('failure', event.failure);
+        break;
+      default:
+        // HEARTBEAT, inverse offers, operation updates and unknown types: events() only.
+        break;
+    }
+  }
+
+  /** Runs listeners in event order; the next event's listeners start after these settled. */
+  #dispatch<E extends EventName>(
+    name: E,
+    arg: Parameters<SchedulerClientEvents[E]>[0],
+    after?: (ok: boolean) => Promise<void> | void,
+  ): void {
+    this.#dispatching = this.#dispatching.then(async () => {
+      const listeners = [...(this.#listeners.get(name) ?? [])];
+      const results = await Promise.allSettled(
+        listeners.map(async (fn) => (fn as (a: typeof arg) => unknown)(arg)),
+      );
+      let ok = true;
+      for (const r of results) {
+        if (r.status === 'rejected') {
+          ok = false;
+          this.#log.error('listener failed', { event: name, error: errorOf(r.reason) });
+        }
+      }
+      try {
+        await after?.(ok);
+      } catch (err) {
+        this.#log.warn('after-listener step failed', { event: name, error: errorOf(err) });
+      }
+    });
+  }
+
+  #dispatchUpdate(status: TaskStatus): void {
+    this.#dispatch('update', status, async (ok) => {
+      if (this.options.ack !== 'auto' || status.uuid === undefined || status.agent_id === undefined) return;
+      if (!ok) {
+        this.#log.warn('update listener failed; not acknowledging (Mesos will resend)', {
+          taskId: status.task_id.value,
+          state: status.state,
+        });
+        return;
+      }
+      try {
+        await this.acknowledge(status);
+      } catch (err) {
+        this.#log.warn('automatic acknowledge failed (Mesos will resend the update)', {
+          taskId: status.task_id.value,
+          state: status.state,
+          error: errorOf(err),
+        });
+      }
+    });
+  }
+
+  #armWatchdog(): void {
+    if (this.#heartbeatMs === undefined || this.#closed) return;
+    clearTimeout(this.#watchdog);
+    const limit = this.#heartbeatMs * this.options.heartbeatMissedIntervals;
+    const generation = this.#generation;
+    this.#watchdog = setTimeout(() => {
+      if (generation !== this.#generation) return;
+      const silentMs = Date.now() - this.#lastEventAt;
+      this.#log.warn('heartbeats missed, reconnecting', { silentMs });
+      this.#pushStatus({ type: 'heartbeat-missed', silentMs });
+      this.#lost(generation, `no event for ${silentMs} ms (heartbeats missed)`);
+    }, limit);
+    this.#watchdog.unref?.();
+  }
+
+  /** The stream of `generation` is gone: tell everyone and schedule a reconnect. */
+  #lost(generation: number, reason: string, error?: Error): void {
+    if (generation !== this.#generation || this.#stream?.generation !== generation) return;
+    const stream = this.#stream;
+    this.#stream = undefined;
+    this.#generation++;
+    stream.destroy();
+    clearTimeout(this.#watchdog);
+    const pending = this.#pendingSubscribe;
+    this.#pendingSubscribe = undefined;
+    if (pending !== undefined) {
+      // Never got SUBSCRIBED on this stream: the subscribe attempt itself failed.
+      pending.reject(error ?? new Error(reason));
+      return;
+    }
+    const wasSubscribed = this.#streamId !== undefined;
+    this.#streamId = undefined;
+    if (this.#closed || this.#stopping) return;
+    if (wasSubscribed) {
+      this.#log.warn('disconnected', { reason, error });
+      const info: DisconnectedInfo = { reason, ...(error && { error }) };
+      this.#pushStatus({ type: 'disconnected', ...info });
+      this.#dispatch('disconnected', info);
+    }
+    this.#scheduleReconnect();
+  }
+
+  #scheduleReconnect(): void {
+    if (this.#closed || this.#stopping || this.#reconnectTimer !== undefined) return;
+    const { initialMs, maxMs, jitter } = this.options.reconnect;
+    const attempt = ++this.#reconnectAttempt;
+    const base = Math.min(maxMs, initialMs * 2 ** (attempt - 1));
+    const delayMs = Math.round(base * (1 - jitter * this.options.random()));
+    this.#pushStatus({ type: 'reconnecting', attempt, delayMs });
+    this.#log.info('reconnecting', { attempt, delayMs });
+    this.#reconnectTimer = setTimeout(() => {
+      this.#reconnectTimer = undefined;
+      this.#subscribe().catch((err: unknown) => {
+        if (this.#closed) return;
+        if (err instanceof SubscriptionLostError) return; // closed by the ERROR path
+        this.#log.warn('resubscribe failed', { attempt, error: errorOf(err) });
+        this.#scheduleReconnect();
+      });
+    }, delayMs);
+  }
+
+  #pushStatus(status: ConnectionStatus): void {
+    for (const queue of this.#statusQueues) queue.push(status);
+  }
+
+  // ---------------------------------------------------------------- closing
+
+  #close(error?: Error): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#closedError = error;
+    clearTimeout(this.#watchdog);
+    clearTimeout(this.#reconnectTimer);
+    this.#reconnectTimer = undefined;
+    const stream = this.#stream;
+    this.#stream = undefined;
+    this.#generation++;
+    this.#streamId = undefined;
+    stream?.destroy();
+    this.#pendingSubscribe?.reject(error ?? new NotSubscribedError('closed while subscribing'));
+    this.#pendingSubscribe = undefined;
+    this.#abort.abort();
+    this.#callAgent?.destroy();
+    this.#pushStatus({ type: 'closed', ...(error && { error }) });
+    for (const queue of this.#statusQueues) queue.end();
+    this.#statusQueues.clear();
+    this.#events?.end();
+    this.#closedResolve(error);
+  }
+
+  /**
+   * Closes the subscription connection (the master then treats the framework as disconnected
+   * and, after `failover_timeout`, removes it) and the call connection. Pending listener runs
+   * are awaited. Idempotent.
+   */
+  async close(): Promise<void> {
+    this.#close();
+    await this.#dispatching;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}

@@ -1,0 +1,201 @@
+/**
+ * A fake Mesos master on node:http (port 0): records every request, answers SUBSCRIBE with a
+ * RecordIO stream the test writes to, and answers calls as the test says.
+ */
+import { randomUUID } from 'node:crypto';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import {
+  encodeRecord,
+  encodingOfMediaType,
+  type MesosEncoding,
+  type SchedulerCall,
+  type SchedulerEvent,
+  schedulerCall,
+  schedulerEvent,
+} from '@mesoskit/protocol';
+
+export interface RecordedRequest {
+  path: string;
+  headers: http.IncomingHttpHeaders;
+  encoding: MesosEncoding;
+  raw: Buffer;
+  call: SchedulerCall;
+}
+
+export interface Subscription {
+  streamId: string;
+  call: SchedulerCall;
+  encoding: MesosEncoding;
+  response: ServerResponse;
+  send(event: SchedulerEvent): void;
+  /** Ends the chunked body, as Mesos does after ERROR. */
+  end(): void;
+  /** Drops the TCP connection. */
+  destroy(): void;
+}
+
+type Reply = { status: number; body?: string; headers?: Record<string, string> } | 'default';
+
+export class FakeMaster {
+  readonly requests: RecordedRequest[] = [];
+  readonly subscriptions: Subscription[] = [];
+  /** Decides the answer to a request; `'default'`: SUBSCRIBE → stream + SUBSCRIBED, calls → 202. */
+  respond: (req: RecordedRequest) => Reply = () => 'default';
+  frameworkId = 'fake-master-0000';
+  heartbeatIntervalSeconds = 15;
+  /** When set, SUBSCRIBE gets 200 + this ERROR event + end of stream, as Mesos refuses. */
+  refuseWith: string | undefined;
+  /** When set, SUBSCRIBE's stream is these bytes (a captured RecordIO body), written in small chunks. */
+  replay: Uint8Array | undefined;
+  /** When true, SUBSCRIBE gets 200 and a stream that stays silent. */
+  silent = false;
+  #waiters: (() => void)[] = [];
+
+  private constructor(
+    readonly server: http.Server,
+    readonly url: string,
+  ) {}
+
+  /** Starts on 127.0.0.1, port 0; with `tls`, serves https. */
+  static async start(
+    options: { tls?: { key: string | Buffer; cert: string | Buffer } } = {},
+  ): Promise<FakeMaster> {
+    const server = options.tls ? https.createServer(options.tls) : http.createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const master = new FakeMaster(server, `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}`);
+    server.on('request', (req, res) => master.#handle(req, res));
+    return master;
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const raw = Buffer.concat(chunks);
+    const encoding = encodingOfMediaType(req.headers['content-type']) ?? 'json';
+    const call = schedulerCall.decode(raw, encoding);
+    const recorded: RecordedRequest = { path: req.url ?? '', headers: req.headers, encoding, raw, call };
+    this.requests.push(recorded);
+    const reply = this.respond(recorded);
+    if (reply !== 'default') {
+      res.writeHead(reply.status, reply.headers ?? {});
+      res.end(reply.body ?? '');
+    } else if (call.type === 'SUBSCRIBE') {
+      this.#subscribe(recorded, res);
+    } else {
+      res.writeHead(call.type === 'UPDATE_FRAMEWORK' ? 200 : 202);
+      res.end();
+    }
+    this.#wake();
+  }
+
+  #subscribe(recorded: RecordedRequest, res: ServerResponse): void {
+    const streamId = randomUUID();
+    const { encoding } = recorded;
+    res.writeHead(200, {
+      'Content-Type': `application/${encoding === 'json' ? 'json' : 'x-protobuf'}`,
+      'Mesos-Stream-Id': streamId,
+    });
+    const sub: Subscription = {
+      streamId,
+      call: recorded.call,
+      encoding,
+      response: res,
+      send: (event) => {
+        res.write(encodeRecord(schedulerEvent.encode(event, encoding)));
+      },
+      end: () => res.end(),
+      destroy: () => res.socket?.destroy(),
+    };
+    this.subscriptions.push(sub);
+    if (this.replay !== undefined) {
+      for (let i = 0; i < this.replay.length; i += 97) res.write(this.replay.subarray(i, i + 97));
+      return;
+    }
+    if (this.silent) {
+      res.flushHeaders();
+      return;
+    }
+    if (this.refuseWith !== undefined) {
+      sub.send({ type: 'ERROR', error: { message: this.refuseWith } });
+      sub.end();
+      return;
+    }
+    const id = recorded.call.framework_id?.value ?? this.frameworkId;
+    sub.send({
+      type: 'SUBSCRIBED',
+      subscribed: { framework_id: { value: id }, heartbeat_interval_seconds: this.heartbeatIntervalSeconds },
+    });
+    sub.send({ type: 'HEARTBEAT' });
+  }
+
+  #wake(): void {
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const w of waiters) w();
+  }
+
+  /** Waits until a request matching `pred` arrived (counting from `from`); the timeout names `what`. */
+  async waitForRequest(
+    what: string,
+    pred: (r: RecordedRequest) => boolean,
+    { timeoutMs = 3000, from = 0 } = {},
+  ): Promise<RecordedRequest> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const found = this.requests.slice(from).find(pred);
+      if (found) return found;
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.#waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  waitForCall(type: SchedulerCall['type'], options?: { timeoutMs?: number; from?: number }) {
+    return this.waitForRequest(`a ${type} call`, (r) => r.call.type === type, options);
+  }
+
+  get last(): Subscription {
+    const sub = this.subscriptions.at(-1);
+    if (!sub) throw new Error('no subscription yet');
+    return sub;
+  }
+
+  async stop(): Promise<void> {
+    for (const sub of this.subscriptions) sub.destroy();
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+/** Resolves with the first value `pick` returns for an item of `iterable`; the timeout names `what`. */
+export async function within<T>(what: string, timeoutMs: number, promise: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)),
+          timeoutMs,
+        );
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The first item of `iterable` matching `pred`. */
+export async function first<T>(iterable: AsyncIterable<T>, pred: (item: T) => boolean): Promise<T> {
+  for await (const item of iterable) if (pred(item)) return item;
+  throw new Error('the iterable ended first');
+}

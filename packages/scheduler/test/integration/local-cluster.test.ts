@@ -1,0 +1,125 @@
+/**
+ * MesosSchedulerClient against the real local cluster (master + agent + command executor).
+ */
+import { parseResources, type TaskStatus } from '@mesoskit/protocol';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type LocalCluster, startLocalCluster } from '../../../local-cluster/src/index.js';
+import { MesosSchedulerClient } from '../../src/index.js';
+import { within } from '../fake-master.js';
+
+let cluster: LocalCluster;
+beforeAll(async () => {
+  cluster = await startLocalCluster({
+    agents: 1,
+    executorShutdownGracePeriodMs: 1000,
+    statusUpdateRetryMs: { initialMs: 200, maxMs: 1000 },
+  });
+});
+afterAll(async () => {
+  await cluster?.stop();
+});
+
+describe('MesosSchedulerClient on the local cluster', () => {
+  for (const encoding of ['protobuf', 'json'] as const) {
+    it(`launches echo hi via accept and sees TASK_FINISHED with auto-ack, then tears down (${encoding})`, async ({
+      task,
+    }) => {
+      await using client = await MesosSchedulerClient.connect({
+        master: cluster.masterUrl,
+        framework: { name: `${task.name}`, failover_timeout: 60 },
+        encoding,
+      });
+      expect(client.frameworkId).toMatch(/-\d{4}$/);
+      const states: string[] = [];
+      const finished = new Promise<TaskStatus>((resolve) =>
+        client.on('update', (status) => {
+          states.push(status.state);
+          if (status.state === 'TASK_FINISHED') resolve(status);
+        }),
+      );
+      const offer = await within(
+        'an offer from the local cluster',
+        10_000,
+        new Promise<import('@mesoskit/protocol').Offer>((resolve) =>
+          client.on('offers', (offers) => {
+            if (offers[0]) resolve(offers[0]);
+          }),
+        ),
+      );
+      await client.launch(
+        [offer.id],
+        [
+          {
+            name: 'hi',
+            task_id: { value: `hi-${encoding}` },
+            agent_id: offer.agent_id,
+            resources: parseResources('cpus:0.1;mem:32'),
+            command: { value: 'echo hi' },
+          },
+        ],
+        { refuse_seconds: 0 },
+      );
+      const status = await within('TASK_FINISHED (every earlier update auto-acknowledged)', 15_000, finished);
+      expect(status.message).toBe('Command exited with status 0');
+      expect(states).toEqual(['TASK_STARTING', 'TASK_RUNNING', 'TASK_FINISHED']);
+      const frameworkId = client.frameworkId;
+      await client.teardown();
+      await expect(client.closed()).resolves.toBeUndefined();
+      const state = (await cluster.state()) as { frameworks?: { id: string }[] };
+      expect((state.frameworks ?? []).some((f) => f.id === frameworkId)).toBe(false);
+    });
+  }
+
+  it('resubscribes with the same framework id after the subscription is cut, and still gets TASK_FINISHED', async ({
+    task,
+  }) => {
+    await using client = await MesosSchedulerClient.connect({
+      master: cluster.masterUrl,
+      framework: { name: task.name, failover_timeout: 60 },
+      reconnect: { initialMs: 50, maxMs: 200 },
+    });
+    const frameworkId = client.frameworkId!;
+    const resubscribed = new Promise<string>((resolve) =>
+      client.on('subscribed', (info) => {
+        if (info.resubscribed) resolve(info.frameworkId);
+      }),
+    );
+    const running = new Promise<void>((resolve) =>
+      client.on('update', (status) => {
+        if (status.state === 'TASK_RUNNING') resolve();
+      }),
+    );
+    const finished = new Promise<TaskStatus>((resolve) =>
+      client.on('update', (status) => {
+        if (status.state === 'TASK_FINISHED') resolve(status);
+      }),
+    );
+    const offer = await within(
+      'an offer from the local cluster',
+      10_000,
+      new Promise<import('@mesoskit/protocol').Offer>((resolve) =>
+        client.on('offers', (offers) => {
+          if (offers[0]) resolve(offers[0]);
+        }),
+      ),
+    );
+    await client.launch(
+      [offer.id],
+      [
+        {
+          name: 'slow',
+          task_id: { value: 'slow-1' },
+          agent_id: offer.agent_id,
+          resources: parseResources('cpus:0.1;mem:32'),
+          command: { value: 'sleep 1' },
+        },
+      ],
+    );
+    await within('TASK_RUNNING', 10_000, running);
+    expect(cluster.faults.dropSubscription(frameworkId)).toBe(true);
+    expect(await within('a resubscription', 10_000, resubscribed)).toBe(frameworkId);
+    const status = await within('TASK_FINISHED after the resubscription', 15_000, finished);
+    expect(status.task_id.value).toBe('slow-1');
+    await client.teardown();
+  });
+});
