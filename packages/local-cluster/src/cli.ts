@@ -102,24 +102,11 @@ async function main(): Promise<void> {
     ...(values['executor-authentication'] === true && { executorAuthentication: true }),
     logger: createLogger({ level, base: { component: 'mesoskit-local' } }),
   });
-  process.stdout.write(
-    `mesoskit-local: master at ${cluster.masterUrl} with ${agents} agent(s); Ctrl-C stops\n`,
-  );
-
-  let last = '';
-  const tty = process.stdout.isTTY;
-  const summarise = async (): Promise<void> => {
-    const line = summary(await cluster.state());
-    if (line === last) return;
-    last = line;
-    process.stdout.write(tty ? `\r\x1b[2K${line}` : `${line}\n`);
-  };
-  const timer = setInterval(() => {
-    summarise().catch(() => {});
-  }, 1000);
-  await summarise();
-
+  // Signal handlers first, before anything is printed: a Ctrl-C as soon as the URL shows must
+  // stop the cluster (and its executors), not kill this process.
+  let timer: NodeJS.Timeout | undefined;
   let stopping = false;
+  const tty = process.stdout.isTTY;
   const stop = (): void => {
     if (stopping) return;
     stopping = true;
@@ -132,6 +119,21 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+
+  process.stdout.write(
+    `mesoskit-local: master at ${cluster.masterUrl} with ${agents} agent(s); Ctrl-C stops\n`,
+  );
+  let last = '';
+  const summarise = async (): Promise<void> => {
+    const line = summary(await cluster.state());
+    if (line === last || stopping) return;
+    last = line;
+    process.stdout.write(tty ? `\r\x1b[2K${line}` : `${line}\n`);
+  };
+  timer = setInterval(() => {
+    summarise().catch(() => {});
+  }, 1000);
+  await summarise();
 }
 
 /** `frameworks: 1 (1 active) | agents: 2 | tasks: 3 running, 10 finished`. */

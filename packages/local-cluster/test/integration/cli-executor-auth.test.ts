@@ -56,7 +56,7 @@ describe('mesoskit-local --executor-authentication', () => {
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       child = c;
-      // The summary line comes once the CLI handles SIGINT.
+      // The CLI handles SIGINT from the moment it prints its URL; wait for the summary anyway.
       const ready = outputMatch(c, /agents: 1/);
       const res = await heartbeat(await outputMatch(c, /http:\/\/127\.0\.0\.1:\d+/));
       if (on) {
