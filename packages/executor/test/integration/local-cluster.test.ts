@@ -27,7 +27,8 @@ beforeAll(async () => {
   cluster = await startLocalCluster({
     agents: 1,
     executorShutdownGracePeriodMs: 3000,
-    statusUpdateRetryMs: { initialMs: 500, maxMs: 2000 },
+    // Mesos' own 10 s resend: a shorter one could deliver a duplicate update (at-least-once)
+    // before a slow acknowledgement lands, and these tests read updates in sequence.
   });
 });
 afterAll(async () => {
