@@ -1,7 +1,7 @@
 /**
  * MesosSchedulerClient against the real local cluster (master + agent + command executor).
  */
-import { parseResources, type TaskStatus } from '@mesoskit/protocol';
+import { type Offer, parseResources, type TaskStatus } from '@mesoskit/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalCluster, startLocalCluster } from '../../../local-cluster/src/index.js';
 import { MesosSchedulerClient } from '../../src/index.js';
@@ -17,6 +17,19 @@ beforeAll(async () => {
 afterAll(async () => {
   await cluster?.stop();
 });
+
+/** The first offer the client receives. */
+function firstOffer(client: MesosSchedulerClient): Promise<Offer> {
+  return within(
+    'an offer from the local cluster',
+    10_000,
+    new Promise<Offer>((resolve) =>
+      client.on('offers', (offers) => {
+        if (offers[0]) resolve(offers[0]);
+      }),
+    ),
+  );
+}
 
 describe('MesosSchedulerClient on the local cluster', () => {
   for (const encoding of ['protobuf', 'json'] as const) {
@@ -46,15 +59,7 @@ describe('MesosSchedulerClient on the local cluster', () => {
           if (status.state === 'TASK_FINISHED') resolve(status);
         }),
       );
-      const offer = await within(
-        'an offer from the local cluster',
-        10_000,
-        new Promise<import('@mesoskit/protocol').Offer>((resolve) =>
-          client.on('offers', (offers) => {
-            if (offers[0]) resolve(offers[0]);
-          }),
-        ),
-      );
+      const offer = await firstOffer(client);
       await client.launch(
         [offer.id],
         [
@@ -103,15 +108,7 @@ describe('MesosSchedulerClient on the local cluster', () => {
         if (status.state === 'TASK_FINISHED') resolve(status);
       }),
     );
-    const offer = await within(
-      'an offer from the local cluster',
-      10_000,
-      new Promise<import('@mesoskit/protocol').Offer>((resolve) =>
-        client.on('offers', (offers) => {
-          if (offers[0]) resolve(offers[0]);
-        }),
-      ),
-    );
+    const offer = await firstOffer(client);
     await client.launch(
       [offer.id],
       [
