@@ -136,13 +136,22 @@ export class MesosSchedulerClient implements AsyncDisposable {
   /** Subscribes and resolves once SUBSCRIBED arrived; rejects if every master refused or failed. */
   static async connect(options: MesosSchedulerClientOptions): Promise<MesosSchedulerClient> {
     const client = new MesosSchedulerClient(options);
+    await client.subscribe();
+    return client;
+  }
+
+  /**
+   * For a client made with `new`: subscribes and resolves once SUBSCRIBED arrived (listeners
+   * added before see every event from the first one). Rejects, and closes the client, if every
+   * master refused or failed. Call it once.
+   */
+  async subscribe(): Promise<void> {
     try {
-      await client.#subscribe();
+      await this.#subscribe();
     } catch (err) {
-      client.#close(errorOf(err));
+      this.#close(errorOf(err));
       throw err;
     }
-    return client;
   }
 
   /** The framework id, once subscribed (kept across reconnects). */
