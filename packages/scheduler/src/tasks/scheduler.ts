@@ -175,6 +175,9 @@ const LOST_STATES = new Set([
   'TASK_ERROR',
 ]);
 
+/** States of a task that still runs (or is about to). */
+const ALIVE_STATES = new Set(['TASK_STAGING', 'TASK_STARTING', 'TASK_RUNNING']);
+
 function randomPrefix(): string {
   return Math.floor(Math.random() * 36 ** 6)
     .toString(36)
@@ -212,6 +215,8 @@ export class TaskScheduler implements AsyncDisposable {
   /** Executor generations per agent and executor name, so a replaced executor gets a new id. */
   readonly #generations = new Map<string, number>();
   readonly #offers = new Map<string, HeldOffer>();
+  /** Untracked tasks already sent a KILL (bounded), so redeliveries do not repeat it. */
+  readonly #orphansKilled = new Set<string>();
   #offerTimer: NodeJS.Timeout | undefined;
   #passScheduled = false;
   #suppressed = false;
@@ -611,7 +616,6 @@ export class TaskScheduler implements AsyncDisposable {
   }
 
   #workArrived(): void {
-    if (this.#needRevive) this.#revive();
     this.#schedulePass();
   }
 
@@ -665,7 +669,8 @@ export class TaskScheduler implements AsyncDisposable {
     const offersIn = this.#offers.size;
     let launched = 0;
     if (this.#queued > 0 && this.#offers.size > 0) launched = this.#launchFromOffers();
-    if (this.#queued > 0 && launched === 0 && this.#offers.size === 0 && this.#needRevive) this.#revive();
+    // Work the held offers could not take: ask for offers again if we said we wanted none.
+    if (this.#queued > 0 && this.#needRevive) this.#revive();
     const declined = this.#declineExpired(Date.now());
     if (this.#queued === 0 && this.#unsettled.size === 0 && !this.#suppressed) this.#suppress();
     if (offersIn > 0) {
@@ -930,7 +935,13 @@ export class TaskScheduler implements AsyncDisposable {
     const state = status.state;
     this.#counters.updates[state] = (this.#counters.updates[state] ?? 0) + 1;
     const attempt = this.#attempts.get(status.task_id.value);
-    if (attempt === undefined) return; // an attempt we finished with (a redelivery) or never knew
+    if (attempt === undefined) {
+      // A redelivery of an attempt we are done with, or a task we do not know (an earlier
+      // scheduler of this framework, an attempt declared lost that came back): if it still
+      // runs, it only holds resources, so kill it.
+      if (ALIVE_STATES.has(state)) this.#killOrphan(status);
+      return;
+    }
     const run = attempt.run;
     const stale = run.current !== attempt;
     if (status.reason === RECONCILIATION && !LOST_STATES.has(state)) {
@@ -1137,6 +1148,17 @@ export class TaskScheduler implements AsyncDisposable {
       error: new TaskTimeoutError({ taskId: run.id, attempts: run.attempts, timeoutMs }),
     });
     if (a !== undefined) this.#kill(a);
+  }
+
+  #killOrphan(status: TaskStatus): void {
+    const taskId = status.task_id.value;
+    if (this.#orphansKilled.has(taskId) || !this.client.subscribed) return;
+    this.#orphansKilled.add(taskId);
+    if (this.#orphansKilled.size > 10_000) this.#orphansKilled.clear();
+    this.#log.info('killing a task this scheduler does not track', { taskId, state: status.state });
+    this.client.kill(taskId, status.agent_id?.value).catch((err: unknown) => {
+      this.#log.warn('KILL failed', { taskId, error: errorOf(err) });
+    });
   }
 
   /** Sends KILL for an attempt (its terminal update still arrives and is acknowledged). */
