@@ -113,7 +113,7 @@ describe('TaskScheduler against a fake master', () => {
     const [first, second] = callsOf('ACCEPT');
     const byAgent = new Map([first!, second!].map((r) => [launched(r)[0]!.agent_id.value, r]));
     const a = byAgent.get('a')!;
-    expect(a.call.accept?.offer_ids.map((o) => o.value).sort()).toEqual(['offer-1', 'offer-2']);
+    expect(a.call.accept?.offer_ids?.map((o) => o.value).sort()).toEqual(['offer-1', 'offer-2']);
     expect(a.call.accept?.filters).toEqual({ refuse_seconds: 0 });
     expect(launched(a)).toHaveLength(2);
     expect(launched(byAgent.get('b')!)).toHaveLength(3);
