@@ -32,13 +32,13 @@ const EXECUTOR_RESOURCES = parseResources('cpus:0.1;mem:32');
 const FINISH = Buffer.from(JSON.stringify({ mode: 'finish' }));
 
 /** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat. */
-function cpuSeconds(pid: number): number {
+export function cpuSeconds(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
 }
 
-async function startCluster(): Promise<{ child: ChildProcess; url: string }> {
+export async function startCluster(): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn(
     process.execPath,
     [

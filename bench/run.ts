@@ -20,6 +20,7 @@ import {
 } from './harness.js';
 import { localClusterCases } from './local-cluster.js';
 import { protocolCases } from './protocol.js';
+import { schedulerCases } from './scheduler.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -31,7 +32,7 @@ if (onlyAt >= 0 && !only) {
 }
 
 const cases: BenchCase[] = [...protocolCases].filter((c) => !only || c.name.includes(only));
-const endToEnd: AsyncBenchCase[] = [...executorCases, ...localClusterCases].filter(
+const endToEnd: AsyncBenchCase[] = [...executorCases, ...localClusterCases, ...schedulerCases].filter(
   (c) => !only || c.name.includes(only),
 );
 if (cases.length === 0 && endToEnd.length === 0) {

@@ -317,6 +317,11 @@ export class TaskScheduler implements AsyncDisposable {
     return { ...this.#counters, updates: { ...this.#counters.updates } };
   }
 
+  /** Offers held unused right now (work submitted now launches from them at once). */
+  get heldOffers(): number {
+    return this.#offers.size;
+  }
+
   /** Tasks submitted and not settled yet. */
   get pending(): number {
     return this.#unsettled.size;

@@ -1,0 +1,133 @@
+/**
+ * The TaskScheduler end to end: this process runs the scheduler (built `@mesoskit/scheduler`);
+ * `mesoskit-local` (master + agent) runs in its own process and starts the real
+ * `mesoskit-executor` (built CLI) with the executor bench's handlers. One Mesos task per task.
+ *
+ * Figures: no-op tasks/s through `map()`; CPU per task in the scheduler (this process, with
+ * the bench's own small overhead), in the local cluster and in the executor (both from /proc);
+ * submit→result latency of sequential tasks with an offer held and the executor warm.
+ */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { defineTask } from '@mesoskit/protocol';
+import { nodeExecutor, TaskScheduler } from '@mesoskit/scheduler';
+import type { AsyncBenchCase } from './harness.js';
+import { cpuSeconds, startCluster } from './local-cluster.js';
+
+const EXECUTOR_CLI = fileURLToPath(new URL('../packages/executor/dist/cli.js', import.meta.url));
+const HANDLERS = fileURLToPath(new URL('../packages/executor/bench/handlers.mjs', import.meta.url));
+const noop = defineTask<null, null>('bench.noop', { resources: { cpus: 0.01, memMb: 1 } });
+
+/** Pids of the processes a process started (Linux). */
+function childrenOf(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+async function withScheduler<T>(
+  fn: (scheduler: TaskScheduler, pids: { cluster: number }) => Promise<T>,
+): Promise<T> {
+  const { child, url } = await startCluster();
+  try {
+    const scheduler = await TaskScheduler.connect({
+      master: url,
+      framework: { name: 'bench' },
+      executors: nodeExecutor({
+        handlers: HANDLERS,
+        command: `exec ${process.execPath} ${EXECUTOR_CLI}`,
+        concurrency: 256,
+        logLevel: 'warn',
+      }),
+    });
+    try {
+      return await fn(scheduler, { cluster: child.pid! });
+    } finally {
+      await scheduler.stop({ teardown: true });
+    }
+  } finally {
+    child.kill('SIGINT');
+    await new Promise((r) => child.once('exit', r));
+  }
+}
+
+async function drain(scheduler: TaskScheduler, count: number, concurrency: number): Promise<void> {
+  const inputs = (function* () {
+    for (let i = 0; i < count; i++) yield null;
+  })();
+  for await (const _ of scheduler.map(noop, inputs, { concurrency })) {
+    // results are null; nothing to check but that each arrived
+  }
+}
+
+const percentile = (sorted: number[], p: number): number =>
+  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+
+export const schedulerCases: AsyncBenchCase[] = [
+  {
+    name: 'scheduler.noop-tasks',
+    figures: {
+      'tasks/s': 'tasks/s (map, 1 agent)',
+      'scheduler-cpu-us-per-task': 'µs scheduler CPU per task',
+      'cluster-cpu-us-per-task': 'µs local-cluster CPU per task',
+      'executor-cpu-us-per-task': 'µs executor CPU per task',
+    },
+    targets: {
+      'tasks/s': { min: 5000, text: '≥ 5,000' },
+      'scheduler-cpu-us-per-task': { max: 60, text: '≤ 60 µs' },
+    },
+    async run(quick) {
+      const measured = quick ? 500 : 10_000;
+      return withScheduler(async (scheduler, { cluster }) => {
+        await drain(scheduler, 200, 200); // warm: the executor is up, the JIT settled
+        const executors = childrenOf(cluster);
+        const cpu0 = process.cpuUsage();
+        const cluster0 = cpuSeconds(cluster);
+        const exec0 = executors.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
+        const t0 = process.hrtime.bigint();
+        await drain(scheduler, measured, 2000);
+        const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+        const cpu = process.cpuUsage(cpu0);
+        const clusterCpu = cpuSeconds(cluster) - cluster0;
+        const execCpu = executors.reduce((sum, pid) => sum + cpuSeconds(pid), 0) - exec0;
+        return {
+          'tasks/s': measured / seconds,
+          'scheduler-cpu-us-per-task': (cpu.user + cpu.system) / measured,
+          'cluster-cpu-us-per-task': (clusterCpu / measured) * 1e6,
+          'executor-cpu-us-per-task': (execCpu / measured) * 1e6,
+        };
+      });
+    },
+  },
+  {
+    name: 'scheduler.latency',
+    figures: { 'p50-ms': 'ms submit→result p50 (sequential)', 'p99-ms': 'ms submit→result p99' },
+    targets: { 'p50-ms': { max: 1, text: '≤ 1 ms' }, 'p99-ms': { max: 5, text: '≤ 5 ms' } },
+    async run(quick) {
+      const count = quick ? 50 : 1000;
+      return withScheduler(async (scheduler) => {
+        await drain(scheduler, 20, 1);
+        const times: number[] = [];
+        for (let i = 0; i < count; i++) {
+          // "Offer held": Mesos offers again what a finished task freed at its next allocation;
+          // the figure is submit→result once the scheduler holds an offer.
+          if (scheduler.heldOffers === 0) {
+            await new Promise<void>((resolve) => {
+              const off = scheduler.on('offers', () => {
+                off();
+                resolve();
+              });
+            });
+          }
+          const t0 = process.hrtime.bigint();
+          await scheduler.run(noop, null);
+          times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+        }
+        times.sort((a, b) => a - b);
+        return { 'p50-ms': percentile(times, 50), 'p99-ms': percentile(times, 99) };
+      });
+    },
+  },
+];
