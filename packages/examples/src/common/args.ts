@@ -21,7 +21,7 @@ export interface DemoSpec<O extends Options> {
   /** The demo's own flags, in `parseArgs` form. */
   options: O;
   /** Usage lines for the demo's own flags, e.g. `--fail-one   make one task fail on purpose`. */
-  usage: string[];
+  usage: readonly string[];
 }
 
 /** The shared flags, parsed. */

@@ -55,17 +55,20 @@ export function parseBoard(html: string, user: string, board: string, url: strin
   return { kind: 'board', user, board, title, pins };
 }
 
-export default handlers(
-  handle(crawlProfile, async ({ user, url }, ctx) => {
-    const finding = parseProfile(await fetchPage(url, ctx.signal), user, url);
-    ctx.send(finding);
-    ctx.log.info('profile crawled', { user, boards: finding.boards.length });
-    return finding;
-  }),
-  handle(crawlBoard, async ({ user, board, url }, ctx) => {
-    const finding = parseBoard(await fetchPage(url, ctx.signal), user, board, url);
-    ctx.send(finding);
-    ctx.log.info('board crawled', { user, board, pins: finding.pins.length });
-    return finding;
-  }),
-);
+/** Fetches a profile page, sends what it found, and returns it. */
+export const profileHandler = handle(crawlProfile, async ({ user, url }, ctx) => {
+  const finding = parseProfile(await fetchPage(url, ctx.signal), user, url);
+  ctx.send(finding); // best effort: the scheduler prints it as it arrives
+  ctx.log.info('profile crawled', { user, boards: finding.boards.length });
+  return finding; // reliable: in the terminal status update
+});
+
+/** Fetches a board page, sends what it found, and returns it. */
+export const boardHandler = handle(crawlBoard, async ({ user, board, url }, ctx) => {
+  const finding = parseBoard(await fetchPage(url, ctx.signal), user, board, url);
+  ctx.send(finding);
+  ctx.log.info('board crawled', { user, board, pins: finding.pins.length });
+  return finding;
+});
+
+export default handlers(profileHandler, boardHandler);
