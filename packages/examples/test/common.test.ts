@@ -41,6 +41,10 @@ describe('parseDemoArgs', () => {
     expect(parsed?.values.tasks).toBe('3');
   });
 
+  it('skips a leading "--" (pnpm passes it on)', () => {
+    expect(parseDemoArgs(spec, ['--', '--agents', '2'])?.common.agents).toBe(2);
+  });
+
   it('returns undefined for --help', () => {
     expect(parseDemoArgs(spec, ['-h'])).toBeUndefined();
   });

@@ -92,7 +92,8 @@ export function parseDemoArgs<O extends Options>(
   let parsed: { values: Record<string, unknown>; positionals: string[] };
   try {
     parsed = parseArgs({
-      args: argv,
+      // `pnpm demo:x -- --flag` passes the `--` on: skip a leading one.
+      args: argv[0] === '--' ? argv.slice(1) : argv,
       options: { ...spec.options, ...COMMON_OPTIONS },
       strict: true,
       allowPositionals: false,
