@@ -78,12 +78,22 @@ describe('pinspider --master', () => {
     expect((state.frameworks ?? []).map((f) => f.name)).not.toContain('pinspider');
 
     const marks: string[] = [];
-    for (const agent of cluster.agents) {
-      for (const file of await sandboxFiles(agent.workDir, 'stderr')) {
-        if ((await readFile(file, 'utf8')).includes('started-by-executor-command')) marks.push(file);
-      }
+    for (const file of await sandboxes(cluster, 'stderr')) {
+      if ((await readFile(file, 'utf8')).includes('started-by-executor-command')) marks.push(file);
     }
     expect(marks.length, 'executor sandboxes whose stderr has the launcher mark').toBeGreaterThanOrEqual(2);
+  });
+
+  it('--ship-handlers: the agents fetch the bundled handler module into each executor sandbox', async () => {
+    const before = await sandboxes(cluster, 'handlers.bundle.mjs');
+    const r = await runDemo('pinspider', ['--master', cluster.masterUrl, '--ship-handlers']);
+    expect(r.code, shown(r)).toBe(0);
+    expect(r.stdout, shown(r)).toMatch(
+      /^handlers: shipped from http:\/\/127\.0\.0\.1:\d+\/handlers\.bundle\.mjs \(fetched into each executor's sandbox\)$/m,
+    );
+    expect(findings(r.stdout).sort(), shown(r)).toEqual([...FINDINGS].sort());
+    const fetched = (await sandboxes(cluster, 'handlers.bundle.mjs')).filter((f) => !before.includes(f));
+    expect(fetched.length, 'sandboxes with a fetched handlers.bundle.mjs').toBeGreaterThanOrEqual(2);
   });
 });
 
@@ -102,6 +112,11 @@ describe('pinspider flags', () => {
     expect(r.stderr).toContain("pinspider: Unknown option '--nope'");
   });
 });
+
+/** Files called `name` in the sandboxes of every agent of `cluster`. */
+async function sandboxes(cluster: LocalCluster, name: string): Promise<string[]> {
+  return (await Promise.all(cluster.agents.map((a) => sandboxFiles(a.workDir, name)))).flat();
+}
 
 /** Files called `name` under an agent's work dir (none when the agent never ran an executor). */
 async function sandboxFiles(dir: string, name: string): Promise<string[]> {

@@ -34,6 +34,12 @@ export interface CommonArgs {
   agents: number;
   /** `--principal` and the contents of `--secret-file`: HTTP Basic credentials for the master. */
   credentials: { principal: string; secret: string } | undefined;
+  /** `--ship-handlers`: agents fetch the handler bundle from this process (`CommandInfo.uris`). */
+  shipHandlers: boolean;
+  /** `--listen`: where this process's HTTP servers listen (shipped handlers, a demo's site). */
+  listen: string;
+  /** `--advertise`: the host name agents use to reach those servers (default: `listen`). */
+  advertise: string;
 }
 
 /** A bad command line; the message names the flag. */
@@ -47,6 +53,9 @@ const COMMON_OPTIONS = {
   agents: { type: 'string' },
   principal: { type: 'string' },
   'secret-file': { type: 'string' },
+  'ship-handlers': { type: 'boolean' },
+  listen: { type: 'string' },
+  advertise: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const satisfies Options;
 
@@ -59,6 +68,11 @@ const COMMON_USAGE = [
   '                           e.g. "exec mesoskit-executor" where it is installed globally',
   '--principal NAME           authenticate to the master with HTTP Basic as NAME ...',
   '--secret-file FILE         ... and the secret in FILE (trailing newline ignored)',
+  '--ship-handlers            agents download the handler module (one bundled file) from this',
+  '                           process with CommandInfo.uris, instead of reading it from this',
+  "                           machine's disk; then agents only need node and the executor",
+  '--listen HOST              where this process serves HTTP to agents (default 127.0.0.1)',
+  '--advertise HOST           the host name agents use to reach it (default: --listen)',
   '-h, --help                 print this help',
 ];
 
@@ -150,8 +164,20 @@ export function parseDemoArgs<O extends Options>(
     credentials = { principal, secret };
   }
 
+  const listen = (v.listen as string | undefined) ?? '127.0.0.1';
+  const advertise = (v.advertise as string | undefined) ?? listen;
+  if (listen === '' || advertise === '') throw new UsageError('--listen and --advertise need a host');
+
   return {
-    common: { masters, executorLauncher: launcher, agents, credentials },
+    common: {
+      masters,
+      executorLauncher: launcher,
+      agents,
+      credentials,
+      shipHandlers: v['ship-handlers'] === true,
+      listen,
+      advertise,
+    },
     values: v as ParsedArgs<O>,
   };
 }

@@ -12,5 +12,7 @@ export {
   shellQuote,
   siblingModule,
 } from './executor-command.js';
+export type { ExecutorLaunch } from './executor-launch.js';
+export { prepareExecutorLaunch } from './executor-launch.js';
 export type { DemoContext } from './run.js';
 export { runDemo } from './run.js';

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import {
+  type CommandInfo,
   decodeMessageEnvelope,
   decodeResultEnvelope,
   type ExecutorInfo,
@@ -31,7 +32,7 @@ import {
  * @module
  */
 import { type FrameworkInfoInput, MesosSchedulerClient, type SubscribedInfo } from '@mesoskit/scheduler';
-import { type DemoSpec, executorCommand, runDemo, siblingModule } from '../common/index.js';
+import { type DemoSpec, prepareExecutorLaunch, runDemo } from '../common/index.js';
 import { type Site, startSite, USERS } from './site.js';
 import { crawlBoard, crawlProfile, type Finding, formatFinding, isFinding } from './tasks.js';
 
@@ -42,15 +43,11 @@ const spec = {
     'by hand on the low-level MesosSchedulerClient; prints findings as framework messages arrive.',
   options: {
     'fail-one': { type: 'boolean' },
-    'site-host': { type: 'string' },
-    'site-advertise': { type: 'string' },
     timeout: { type: 'string' },
   },
   usage: [
     '--fail-one                 add a crawl of a profile that does not exist: that task fails,',
     '                           and pinspider aborts with exit code 1',
-    '--site-host HOST           where the website listens (default 127.0.0.1); agents must reach it',
-    '--site-advertise HOST      the host name put into crawl URLs (default: --site-host)',
     '--timeout DURATION         give up after this long (default 2m; e.g. 30s, 500ms)',
   ],
 } satisfies DemoSpec<Record<string, { type: 'string' | 'boolean' }>>;
@@ -77,14 +74,14 @@ type ExecutorKind = keyof typeof EXECUTORS;
  * Built once per run: Mesos requires the same ExecutorInfo, byte for byte, for every task that
  * names an executor id already running on an agent.
  */
-function executorInfo(kind: ExecutorKind, frameworkId: string, launcher: string | undefined): ExecutorInfo {
+function executorInfo(kind: ExecutorKind, frameworkId: string, command: CommandInfo): ExecutorInfo {
   const e = EXECUTORS[kind];
   return {
     type: 'CUSTOM',
     executor_id: { value: e.id },
     framework_id: { value: frameworkId },
     name: e.name,
-    command: { value: executorCommand(siblingModule(import.meta.url, './handlers.js'), launcher) },
+    command,
     resources: resourcesFromSpec({ cpus: e.cpus, memMb: e.memMb }),
   };
 }
@@ -130,14 +127,14 @@ class Pinspider {
   constructor(
     client: MesosSchedulerClient,
     frameworkId: string,
-    launcher: string | undefined,
+    command: CommandInfo,
     out: (line: string) => void,
   ) {
     this.#client = client;
     this.#out = out;
     this.#executors = {
-      profile: executorInfo('profile', frameworkId, launcher),
-      board: executorInfo('board', frameworkId, launcher),
+      profile: executorInfo('profile', frameworkId, command),
+      board: executorInfo('board', frameworkId, command),
     };
     this.outcome = new Promise((resolve) => {
       this.#settle = resolve;
@@ -381,12 +378,13 @@ await runDemo(spec, async ({ values, common, masters, signal, out, err }) => {
     return 2;
   }
   const started = performance.now();
-  const site: Site = await startSite({
-    ...(values['site-host'] !== undefined && { host: values['site-host'] }),
-    ...(values['site-advertise'] !== undefined && { advertise: values['site-advertise'] }),
-  });
+  // The website agents crawl, and (with --ship-handlers) the handler bundle they fetch, are
+  // served by this process on --listen (loopback by default), reached at --advertise.
+  const site: Site = await startSite({ host: common.listen, advertise: common.advertise });
+  const launch = await prepareExecutorLaunch(import.meta.url, common);
   try {
     out(`site: ${site.url} (users ${USERS.map((u) => u.login).join(', ')})`);
+    if (common.shipHandlers) out(`handlers: shipped from ${launch.handlers}`);
     const client = await MesosSchedulerClient.connect({
       master: masters,
       framework: FRAMEWORK,
@@ -394,7 +392,7 @@ await runDemo(spec, async ({ values, common, masters, signal, out, err }) => {
     });
     // Listeners go on right away, before any event after SUBSCRIBED is dispatched.
     const frameworkId = client.frameworkId!;
-    const spider = new Pinspider(client, frameworkId, common.executorLauncher, out);
+    const spider = new Pinspider(client, frameworkId, launch.command, out);
     client.on('offers', (offers) => spider.onOffers(offers));
     client.on('update', (status) => spider.onUpdate(status));
     client.on('message', (message) => spider.onMessage(message));
@@ -438,6 +436,7 @@ await runDemo(spec, async ({ values, common, masters, signal, out, err }) => {
     );
     return 0;
   } finally {
+    await launch.close();
     await site.close();
   }
 });
