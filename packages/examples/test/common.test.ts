@@ -25,6 +25,7 @@ describe('parseDemoArgs', () => {
       executorLauncher: undefined,
       agents: 1,
       credentials: undefined,
+      user: undefined,
       shipHandlers: false,
       listen: '127.0.0.1',
       advertise: '127.0.0.1',

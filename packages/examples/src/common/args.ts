@@ -34,6 +34,8 @@ export interface CommonArgs {
   agents: number;
   /** `--principal` and the contents of `--secret-file`: HTTP Basic credentials for the master. */
   credentials: { principal: string; secret: string } | undefined;
+  /** `--user`: the account tasks and executors run as on the agents (default: this OS user). */
+  user: string | undefined;
   /** `--ship-handlers`: agents fetch the handler bundle from this process (`CommandInfo.uris`). */
   shipHandlers: boolean;
   /** `--listen`: where this process's HTTP servers listen (shipped handlers, a demo's site). */
@@ -52,6 +54,7 @@ const COMMON_OPTIONS = {
   'executor-command': { type: 'string' },
   agents: { type: 'string' },
   principal: { type: 'string' },
+  user: { type: 'string' },
   'secret-file': { type: 'string' },
   'ship-handlers': { type: 'boolean' },
   listen: { type: 'string' },
@@ -68,6 +71,8 @@ const COMMON_USAGE = [
   '                           e.g. "exec mesoskit-executor" where it is installed globally',
   '--principal NAME           authenticate to the master with HTTP Basic as NAME ...',
   '--secret-file FILE         ... and the secret in FILE (trailing newline ignored)',
+  "--user NAME                FrameworkInfo.user: the agents' account executors run as",
+  '                           (default: the user running this demo; it must exist on the agents)',
   '--ship-handlers            agents download the handler module (one bundled file) from this',
   '                           process with CommandInfo.uris, instead of reading it from this',
   "                           machine's disk; then agents only need node and the executor",
@@ -174,6 +179,7 @@ export function parseDemoArgs<O extends Options>(
       executorLauncher: launcher,
       agents,
       credentials,
+      user: v.user as string | undefined,
       shipHandlers: v['ship-handlers'] === true,
       listen,
       advertise,

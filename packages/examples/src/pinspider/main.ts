@@ -387,7 +387,12 @@ await runDemo(spec, async ({ values, common, masters, signal, out, err }) => {
     if (common.shipHandlers) out(`handlers: shipped from ${launch.handlers}`);
     const client = await MesosSchedulerClient.connect({
       master: masters,
-      framework: FRAMEWORK,
+      framework: {
+        ...FRAMEWORK,
+        ...(common.user !== undefined && { user: common.user }),
+        // With credentials, say who we are: Mesos checks it against the authenticated principal.
+        ...(common.credentials !== undefined && { principal: common.credentials.principal }),
+      },
       ...(common.credentials !== undefined && { credentials: common.credentials }),
     });
     // Listeners go on right away, before any event after SUBSCRIBED is dispatched.
