@@ -86,7 +86,10 @@ export async function runDemo<O extends Options>(
     code = await main({ values, common, masters, cluster, signal: abort.signal, out, err });
     if (abort.signal.aborted && code === 0) code = 130;
   } catch (e) {
-    err(`failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+    // One line; NODE_DEBUG-style detail only when asked for.
+    const detail =
+      e instanceof Error ? (process.env.MESOSKIT_DEBUG ? (e.stack ?? e.message) : e.message) : String(e);
+    err(`failed: ${detail}`);
     code = 1;
   } finally {
     if (cluster !== undefined) {
