@@ -83,8 +83,10 @@ export async function runDemo<O extends Options>(
       );
     }
     const masters = common.masters ?? [cluster!.masterUrl];
-    code = await main({ values, common, masters, cluster, signal: abort.signal, out, err });
-    if (abort.signal.aborted && code === 0) code = 130;
+    if (!abort.signal.aborted) {
+      code = await main({ values, common, masters, cluster, signal: abort.signal, out, err });
+    }
+    if (abort.signal.aborted) code = 130;
   } catch (e) {
     // One line; NODE_DEBUG-style detail only when asked for.
     const detail =

@@ -420,6 +420,7 @@ await runDemo(spec, async ({ values, common, masters, signal, out, err }) => {
     );
     const onAbort = () => spider.settle({ ok: false, line: (signal.reason as Error).message });
     signal.addEventListener('abort', onAbort, { once: true });
+    if (signal.aborted) onAbort();
     client.closed().then((error) => {
       spider.settle({ ok: false, line: `the scheduler client closed: ${error?.message ?? 'closed'}` });
     });
