@@ -1,20 +1,4 @@
 #!/usr/bin/env node
-import {
-  type CommandInfo,
-  decodeMessageEnvelope,
-  decodeResultEnvelope,
-  type ExecutorInfo,
-  encodeLaunchEnvelope,
-  type mesos,
-  type Offer,
-  parseDuration,
-  resourcesFromSpec,
-  scalarOf,
-  type TaskDefinition,
-  type TaskInfo,
-  type TaskStatus,
-  TERMINAL_TASK_STATES,
-} from '@mesoskit/protocol';
 /**
  * pinspider: a Mesos framework written against the low-level `MesosSchedulerClient`, the way
  * the original pinspider post composed its own scheduler from raw Mesos events.
@@ -31,7 +15,28 @@ import {
  *
  * @module
  */
-import { type FrameworkInfoInput, MesosSchedulerClient, type SubscribedInfo } from '@mesoskit/scheduler';
+import {
+  type CommandInfo,
+  decodeMessageEnvelope,
+  decodeResultEnvelope,
+  type ExecutorInfo,
+  encodeLaunchEnvelope,
+  type mesos,
+  type Offer,
+  parseDuration,
+  resourcesFromSpec,
+  scalarOf,
+  type TaskDefinition,
+  type TaskInfo,
+  type TaskStatus,
+  TERMINAL_TASK_STATES,
+} from '@mesoskit/protocol';
+import {
+  type FrameworkInfoInput,
+  MesosSchedulerClient,
+  NotSubscribedError,
+  type SubscribedInfo,
+} from '@mesoskit/scheduler';
 import { type DemoSpec, prepareExecutorLaunch, runDemo } from '../common/index.js';
 import { type Site, startSite, USERS } from './site.js';
 import { crawlBoard, crawlProfile, type Finding, formatFinding, isFinding } from './tasks.js';
@@ -117,6 +122,8 @@ class Pinspider {
   /** Executor ids launched on each agent, whose resources are therefore already taken. */
   readonly #running = new Map<string, Set<string>>();
   #finished = 0;
+  /** SUPPRESSed, or declined an offer (a 5 s filter): new work needs a REVIVE to get offers at once. */
+  #needsRevive = false;
   #suppressed = false;
   #offers = 0;
   #settle!: (outcome: Outcome) => void;
@@ -215,12 +222,15 @@ class Pinspider {
       try {
         await this.#client.launch([offer.id], tasks);
       } catch (err) {
-        // Not subscribed (offers die with the subscription) or refused: queue them again.
-        this.#out(
-          `offer ${++this.#offers} on ${shortAgent(agentId)}: launch failed (${(err as Error).message})`,
-        );
         this.#queue.unshift(...launch);
-        continue;
+        if (err instanceof NotSubscribedError) {
+          // The offer died with the subscription: the tasks wait for offers after the next SUBSCRIBED.
+          this.#out(`offer ${++this.#offers} on agent ${shortAgent(agentId)}: not launched, reconnecting`);
+          continue;
+        }
+        // The master refused the ACCEPT (a bug in this scheduler): retrying would not help.
+        this.settle({ ok: false, line: `ACCEPT refused: ${(err as Error).message}` });
+        return;
       }
       for (const id of startsExecutor) running.add(id);
       this.#running.set(agentId, running);
@@ -235,6 +245,7 @@ class Pinspider {
     if (this.#queue.length === 0 && !this.#suppressed && !this.#settled) {
       // Nothing left to launch: stop the master from sending offers until we revive.
       this.#suppressed = true;
+      this.#needsRevive = true;
       await this.#client.suppress().catch(() => {
         this.#suppressed = false;
       });
@@ -242,6 +253,7 @@ class Pinspider {
   }
 
   async #decline(offer: Offer): Promise<void> {
+    this.#needsRevive = true;
     await this.#client.decline([offer.id]).catch(() => undefined); // a dead offer needs no decline
   }
 
@@ -301,8 +313,10 @@ class Pinspider {
           input: { user: finding.user, board: board.slug, url: board.url },
         });
       }
-      if (this.#queue.length > 0 && this.#suppressed) {
+      if (this.#queue.length > 0 && this.#needsRevive) {
+        // Lift SUPPRESS and decline filters, so that offers for the new work come at once.
         this.#suppressed = false;
+        this.#needsRevive = false;
         await this.#client.revive().catch(() => undefined); // on failure, the next SUBSCRIBED revives
       }
     } else {
@@ -341,9 +355,14 @@ class Pinspider {
 
   async onSubscribed(info: SubscribedInfo): Promise<void> {
     if (!info.resubscribed) return;
-    // After a failover Mesos forgets suppression and our offers; ask where our tasks are.
+    // Offers held before are gone, and SUPPRESS with them (a SUBSCRIBE without suppressed_roles
+    // unsuppresses). Ask where our launched tasks are: the answers arrive as updates.
     this.#out(`resubscribed to ${info.master}; reconciling`);
     this.#suppressed = false;
+    if (this.#queue.length > 0 && this.#needsRevive) {
+      this.#needsRevive = false;
+      await this.#client.revive().catch(() => undefined); // lift decline filters too
+    }
     const live = [...this.#crawls.values()].filter(
       (c) => c.agentId !== undefined && !TERMINAL_TASK_STATES.has(c.state as mesos.v1.TaskState),
     );
