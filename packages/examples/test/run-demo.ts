@@ -13,17 +13,28 @@ export interface DemoResult {
 
 /**
  * Runs `node dist/<demo>/main.js ...args` and resolves when it exits. Rejects, after killing
- * it, if it runs longer than `timeoutMs`, with what it printed so far.
+ * it, if it runs longer than `timeoutMs`, with what it printed so far. `onLine` sees each
+ * stdout line as it comes.
  */
-export function runDemo(demo: string, args: string[], timeoutMs = 45_000): Promise<DemoResult> {
+export function runDemo(
+  demo: string,
+  args: string[],
+  timeoutMs = 45_000,
+  onLine?: (line: string) => void,
+): Promise<DemoResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [`${DIST}${demo}/main.js`, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
     let stderr = '';
+    let partial = '';
     child.stdout.on('data', (c: Buffer) => {
       stdout += c.toString();
+      if (onLine === undefined) return;
+      const lines = (partial + c.toString()).split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) onLine(line);
     });
     child.stderr.on('data', (c: Buffer) => {
       stderr += c.toString();

@@ -33,6 +33,7 @@ import {
 } from '@mesoskit/protocol';
 import {
   type FrameworkInfoInput,
+  MesosHttpError,
   MesosSchedulerClient,
   NotSubscribedError,
   type SubscribedInfo,
@@ -219,11 +220,12 @@ class Pinspider {
       const launched = new Set(launch);
       this.#queue.splice(0, this.#queue.length, ...this.#queue.filter((c) => !launched.has(c)));
       const tasks = launch.map((c) => this.#taskInfo(c, offer));
+      const streamId = this.#client.streamId;
       try {
         await this.#client.launch([offer.id], tasks);
       } catch (err) {
         this.#queue.unshift(...launch);
-        if (err instanceof NotSubscribedError) {
+        if (lostSubscription(err, streamId, this.#client.streamId)) {
           // The offer died with the subscription: the tasks wait for offers after the next SUBSCRIBED.
           this.#out(`offer ${++this.#offers} on agent ${shortAgent(agentId)}: not launched, reconnecting`);
           continue;
@@ -380,6 +382,22 @@ class Pinspider {
     }
     this.#running.get(agentId)?.delete(failure.executor_id.value);
   }
+}
+
+/**
+ * Whether a call failed because the subscription was lost (so the offer is gone, and the client
+ * will re-subscribe) rather than because the master refused it: the client knew
+ * (`NotSubscribedError`), the master knew first (`403 Framework is not subscribed`), or the
+ * stream changed while the call was in flight (`400` for the old `Mesos-Stream-Id`).
+ */
+function lostSubscription(
+  err: unknown,
+  streamBefore: string | undefined,
+  streamNow: string | undefined,
+): boolean {
+  if (err instanceof NotSubscribedError) return true;
+  if (err instanceof MesosHttpError && err.status === 403 && err.body.includes('not subscribed')) return true;
+  return streamBefore !== streamNow;
 }
 
 /** The abort line: state, reason, source and message of the update that ended the run. */
