@@ -4,8 +4,9 @@
  * The executors are the real `mesoskit-executor` processes the agents start.
  */
 import { existsSync } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdtemp, readdir, readFile, rm, symlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { type LocalCluster, startLocalCluster } from '@mesoskit/local-cluster';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { executorCliPath, shellQuote } from '../src/common/index.js';
@@ -58,11 +59,20 @@ describe('pinspider on its embedded local cluster', () => {
 
 describe('pinspider --master', () => {
   let cluster: LocalCluster;
+  let bin: string;
   beforeAll(async () => {
-    cluster = await startLocalCluster({ agents: 2 });
+    // As `npm i -g @mesoskit/executor` leaves it: a `mesoskit-executor` on the agents' PATH,
+    // linked to the package's CLI.
+    bin = await mkdtemp(join(tmpdir(), 'mesoskit-examples-bin-'));
+    await symlink(executorCliPath(), join(bin, 'mesoskit-executor'));
+    cluster = await startLocalCluster({
+      agents: 2,
+      executorEnvironment: { PATH: `${bin}:${dirname(process.execPath)}:/usr/local/bin:/usr/bin:/bin` },
+    });
   });
   afterAll(async () => {
     await cluster?.stop();
+    if (bin) await rm(bin, { recursive: true, force: true });
   });
 
   it('runs on a master it did not start, with --executor-command, and tears its framework down', async () => {
@@ -84,9 +94,15 @@ describe('pinspider --master', () => {
     expect(marks.length, 'executor sandboxes whose stderr has the launcher mark').toBeGreaterThanOrEqual(2);
   });
 
-  it('--ship-handlers: the agents fetch the bundled handler module into each executor sandbox', async () => {
+  it('--ship-handlers with a "globally installed" executor: agents fetch the bundled handlers into each sandbox', async () => {
     const before = await sandboxes(cluster, 'handlers.bundle.mjs');
-    const r = await runDemo('pinspider', ['--master', cluster.masterUrl, '--ship-handlers']);
+    const r = await runDemo('pinspider', [
+      '--master',
+      cluster.masterUrl,
+      '--ship-handlers',
+      '--executor-command',
+      'exec mesoskit-executor',
+    ]);
     expect(r.code, shown(r)).toBe(0);
     expect(r.stdout, shown(r)).toMatch(
       /^handlers: shipped from http:\/\/127\.0\.0\.1:\d+\/handlers\.bundle\.mjs \(fetched into each executor's sandbox\)$/m,
