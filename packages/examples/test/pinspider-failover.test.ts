@@ -19,7 +19,7 @@ describe('pinspider when its subscription drops', () => {
 
   it('re-subscribes, reconciles and finishes', async () => {
     const dropped: boolean[] = [];
-    const r = await runDemo('pinspider', ['--master', cluster.masterUrl], 60_000, (line) => {
+    const r = await runDemo('pinspider', ['--master', cluster.masterUrl], 45_000, (line) => {
       const m = /^subscribed: framework (\S+) /.exec(line);
       if (m) dropped.push(cluster.faults.dropSubscription(m[1]!));
     });
