@@ -38,7 +38,7 @@ import {
   NotSubscribedError,
   type SubscribedInfo,
 } from '@mesoskit/scheduler';
-import { type DemoSpec, prepareExecutorLaunch, runDemo } from '../common/index.js';
+import { type DemoSpec, type ExecutorLaunch, prepareExecutorLaunch, runDemo } from '../common/index.js';
 import { type Site, startSite, USERS } from './site.js';
 import { crawlBoard, crawlProfile, type Finding, formatFinding, isFinding } from './tasks.js';
 
@@ -418,8 +418,9 @@ await runDemo(spec, async ({ values, common, masters, signal, out, err }) => {
   // The website agents crawl, and (with --ship-handlers) the handler bundle they fetch, are
   // served by this process on --listen (loopback by default), reached at --advertise.
   const site: Site = await startSite({ host: common.listen, advertise: common.advertise });
-  const launch = await prepareExecutorLaunch(import.meta.url, common);
+  let launch: ExecutorLaunch | undefined;
   try {
+    launch = await prepareExecutorLaunch(import.meta.url, common);
     out(`site: ${site.url} (users ${USERS.map((u) => u.login).join(', ')})`);
     if (common.shipHandlers) out(`handlers: shipped from ${launch.handlers}`);
     const client = await MesosSchedulerClient.connect({
@@ -479,7 +480,7 @@ await runDemo(spec, async ({ values, common, masters, signal, out, err }) => {
     );
     return 0;
   } finally {
-    await launch.close();
+    await launch?.close();
     await site.close();
   }
 });
