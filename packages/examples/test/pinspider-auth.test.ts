@@ -1,6 +1,8 @@
 /**
  * pinspider against a master that requires HTTP Basic credentials (a local cluster started
- * with `credentials`, as Mesos with `--authenticate_http_frameworks`).
+ * with `credentials`, as Mesos with `--authenticate_http_frameworks`) and agents that require
+ * executor authentication (as Mesos' `--authenticate_http_executors`): the executors must send
+ * their `MESOS_EXECUTOR_AUTHENTICATION_TOKEN` on every call, or no task would finish.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -9,11 +11,14 @@ import { type LocalCluster, startLocalCluster } from '@mesoskit/local-cluster';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runDemo, shown } from './run-demo.js';
 
-describe('pinspider with credentials', () => {
+describe('pinspider with framework credentials and executor authentication', () => {
   let cluster: LocalCluster;
   let dir: string;
   beforeAll(async () => {
-    cluster = await startLocalCluster({ credentials: [{ principal: 'spider', secret: 'web' }] });
+    cluster = await startLocalCluster({
+      credentials: [{ principal: 'spider', secret: 'web' }],
+      executorAuthentication: true,
+    });
     dir = await mkdtemp(join(tmpdir(), 'mesoskit-examples-'));
     await writeFile(join(dir, 'right'), 'web\n');
     await writeFile(join(dir, 'wrong'), 'nope\n');
