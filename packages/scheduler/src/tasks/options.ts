@@ -92,6 +92,8 @@ export interface TaskSchedulerOptions extends Omit<MesosSchedulerClientOptions, 
   /**
    * Unused offers are kept this long, so that work submitted meanwhile launches at once; then
    * declined (with `refuse_seconds` 0 while work is queued, {@link idleRefuseSeconds} when idle).
+   * After this long with nothing queued or running, the scheduler also SUPPRESSes offers (and
+   * REVIVEs when work comes).
    * @default 1000
    */
   offerHoldMs?: number;

@@ -220,6 +220,8 @@ export class TaskScheduler implements AsyncDisposable {
   #offerTimer: NodeJS.Timeout | undefined;
   #passScheduled = false;
   #suppressed = false;
+  /** When the scheduler last became idle (nothing queued or running); undefined while busy. */
+  #idleSince: number | undefined;
   /** Set by SUPPRESS or a long decline filter: new work needs a REVIVE. */
   #needRevive = false;
   #lastReviveAt = 0;
@@ -676,8 +678,15 @@ export class TaskScheduler implements AsyncDisposable {
     if (this.#queued > 0 && this.#offers.size > 0) launched = this.#launchFromOffers();
     // Work the held offers could not take: ask for offers again if we said we wanted none.
     if (this.#queued > 0 && this.#needRevive) this.#revive();
-    const declined = this.#declineExpired(Date.now());
-    if (this.#queued === 0 && this.#unsettled.size === 0 && !this.#suppressed) this.#suppress();
+    const now = Date.now();
+    const declined = this.#declineExpired(now);
+    // Idle for offerHoldMs (no task queued or running): ask Mesos for no more offers. Not at
+    // once: a burst of work that follows soon launches from the offers held meanwhile.
+    if (this.#queued > 0 || this.#unsettled.size > 0) this.#idleSince = undefined;
+    else {
+      this.#idleSince ??= now;
+      if (!this.#suppressed && now - this.#idleSince >= this.options.offerHoldMs) this.#suppress();
+    }
     if (offersIn > 0) {
       for (const fn of this.#listeners.offers) {
         fn({ offers: offersIn, launched, declined, queued: this.#queued });
@@ -878,12 +887,16 @@ export class TaskScheduler implements AsyncDisposable {
     return expired.length;
   }
 
+  /** Wakes the next pass when a held offer expires or the idle time to SUPPRESS is up. */
   #armOfferTimer(): void {
     clearTimeout(this.#offerTimer);
     this.#offerTimer = undefined;
-    if (this.#offers.size === 0) return;
     let next = Number.POSITIVE_INFINITY;
     for (const held of this.#offers.values()) next = Math.min(next, held.expires);
+    if (this.#idleSince !== undefined && !this.#suppressed) {
+      next = Math.min(next, this.#idleSince + this.options.offerHoldMs);
+    }
+    if (next === Number.POSITIVE_INFINITY) return;
     this.#offerTimer = setTimeout(() => this.#pass(), Math.max(0, next - Date.now()));
     this.#offerTimer.unref();
   }
