@@ -11,7 +11,7 @@ import { cliConfig } from '../../tsup.shared.js';
  *   an agent can fetch into a sandbox and load with a globally installed executor
  *   (`--ship-handlers`). `.mjs`, because a sandbox has no package.json saying "type": "module".
  */
-const DEMOS = ['pinspider'];
+const DEMOS = ['hello', 'pinspider', 'pi'];
 
 // The demos are programs, not a library: ESM only, no type declarations, node20 target.
 export default defineConfig([

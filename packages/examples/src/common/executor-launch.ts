@@ -16,7 +16,7 @@ import { createReadStream, existsSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { basename } from 'node:path';
-import type { CommandInfo } from '@mesoskit/protocol';
+import type { CommandInfo, mesos } from '@mesoskit/protocol';
 import type { CommonArgs } from './args.js';
 import { defaultExecutorLauncher, executorCommand, shellQuote, siblingModule } from './executor-command.js';
 
@@ -24,6 +24,10 @@ import { defaultExecutorLauncher, executorCommand, shellQuote, siblingModule } f
 export interface ExecutorLaunch {
   /** The `command` of the demo's ExecutorInfo(s). */
   command: CommandInfo;
+  /** Its parts, for `nodeExecutor()`: the command before `--handlers`, the handler module, and the URIs. */
+  launcher: string;
+  handlersModule: string;
+  uris: mesos.v1.CommandInfo.URI[];
   /** Where the handler module comes from, for a status line. */
   handlers: string;
   /** Stops serving the bundle (a no-op when nothing is shipped). */
@@ -41,17 +45,21 @@ export async function prepareExecutorLaunch(mainUrl: string, common: CommonArgs)
     const handlers = siblingModule(mainUrl, './handlers.js');
     return {
       command: { value: executorCommand(handlers, launcher) },
+      launcher,
+      handlersModule: handlers,
+      uris: [],
       handlers,
       close: async () => undefined,
     };
   }
   const bundle = siblingModule(mainUrl, './handlers.bundle.mjs');
   const server = await serveFile(bundle, common.listen, common.advertise);
+  const uris = [{ value: server.url, extract: false, cache: false }];
   return {
-    command: {
-      value: `${launcher} --handlers ${shellQuote(`./${basename(bundle)}`)}`,
-      uris: [{ value: server.url, extract: false, cache: false }],
-    },
+    command: { value: `${launcher} --handlers ${shellQuote(`./${basename(bundle)}`)}`, uris },
+    launcher,
+    handlersModule: `./${basename(bundle)}`,
+    uris,
     handlers: `${server.url} (fetched into each executor's sandbox)`,
     close: server.close,
   };

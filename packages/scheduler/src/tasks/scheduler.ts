@@ -210,6 +210,8 @@ export class TaskScheduler implements AsyncDisposable {
   #queueHead = 0;
   #queued = 0;
   readonly #unsettled = new Set<Run>();
+  /** Runs by the AbortSignal given to their submit. */
+  readonly #signalRuns = new WeakMap<AbortSignal, Set<Run>>();
   readonly #attempts = new Map<string, Attempt>();
   readonly #executors = new Map<string, Map<string, ExecutorSlot>>();
   /** Executor generations per agent and executor name, so a replaced executor gets a new id. */
@@ -402,9 +404,24 @@ export class TaskScheduler implements AsyncDisposable {
         this.#cancel(run, 'the signal was already aborted', signal.reason);
         return this.#handle<O>(run);
       }
-      const onAbort = (): void => this.#cancel(run, 'the signal was aborted', signal.reason);
-      signal.addEventListener('abort', onAbort, { once: true });
-      run.detachSignal = () => signal.removeEventListener('abort', onAbort);
+      // One listener per signal, however many tasks share it (map() passes one to all).
+      let runs = this.#signalRuns.get(signal);
+      if (runs === undefined) {
+        const set = new Set<Run>();
+        runs = set;
+        this.#signalRuns.set(signal, set);
+        signal.addEventListener(
+          'abort',
+          () => {
+            this.#signalRuns.delete(signal);
+            for (const r of [...set]) this.#cancel(r, 'the signal was aborted', signal.reason);
+          },
+          { once: true },
+        );
+      }
+      runs.add(run);
+      const set = runs;
+      run.detachSignal = () => set.delete(run);
     }
     if (timeoutMs !== undefined) {
       run.timer = setTimeout(() => this.#timeout(run, timeoutMs), timeoutMs);
