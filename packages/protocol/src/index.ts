@@ -69,8 +69,8 @@ export {
   parseWireFailure,
   toWireFailure,
 } from './failure.js';
-export type { CreateLoggerOptions, LogFormat, Logger, LogLevel } from './logger.js';
-export { childLogger, createLogger, LOG_LEVELS, silentLogger } from './logger.js';
+export type { CreateLoggerOptions, LogFormat, Logger, LogLevel, PinoLike } from './logger.js';
+export { childLogger, createLogger, fromPino, LOG_LEVELS, silentLogger } from './logger.js';
 export type { MesosEncoding, MessageCodec } from './mesos/codec.js';
 export {
   codecFor,

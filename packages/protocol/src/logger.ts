@@ -125,3 +125,33 @@ export const silentLogger: Logger = Object.freeze({
   warn() {},
   error() {},
 });
+
+/** The part of a pino (or bunyan-style) logger {@link fromPino} needs: `level(obj, msg)`. */
+export interface PinoLike {
+  trace(obj: Record<string, unknown>, msg: string): void;
+  debug(obj: Record<string, unknown>, msg: string): void;
+  info(obj: Record<string, unknown>, msg: string): void;
+  warn(obj: Record<string, unknown>, msg: string): void;
+  error(obj: Record<string, unknown>, msg: string): void;
+}
+
+/**
+ * Adapts a pino logger (`logger.info(obj, msg)`) to mesoskit's `Logger` (`info(msg, meta)`),
+ * so mesoskit's entries land in the application's pino output with their fields:
+ * `TaskScheduler.connect({ …, logger: fromPino(pino()) })`. Errors in `meta` stay `Error`s, which pino
+ * serialises with its `err` serialiser when the key is `err` or `error` (configure as usual).
+ */
+export function fromPino(logger: PinoLike): Logger {
+  const wrap =
+    (level: LogLevel) =>
+    (message: string, meta?: Record<string, unknown>): void => {
+      logger[level](meta ?? {}, message);
+    };
+  return {
+    trace: wrap('trace'),
+    debug: wrap('debug'),
+    info: wrap('info'),
+    warn: wrap('warn'),
+    error: wrap('error'),
+  };
+}
