@@ -23,6 +23,7 @@ import {
 } from '@mesoskit/protocol';
 import { AsyncQueue } from './async-queue.js';
 import { MesosHttpError, NotSubscribedError, SubscriptionLostError } from './errors.js';
+import type { FrameworkIdStore } from './framework-id-store.js';
 import { post, readText } from './http.js';
 import {
   type MesosSchedulerClientOptions,
@@ -37,8 +38,13 @@ export interface SubscribedInfo {
   masterInfo: mesos.v1.MasterInfo | undefined;
   /** The URL of the master that accepted the subscription. */
   master: string;
-  /** True for every subscription after the first one. */
+  /** True for every subscription after the first one of this client. */
   resubscribed: boolean;
+  /**
+   * True when the SUBSCRIBE carried a framework id: a reconnect, or a failover to an existing
+   * framework (id from `frameworkIdStore` or `framework.id`). The master kept its tasks.
+   */
+  resumed: boolean;
 }
 
 /** What `disconnected` listeners receive. */
@@ -76,6 +82,9 @@ interface Stream {
   response: IncomingMessage | undefined;
   destroy(): void;
 }
+
+/** The master's ERROR message for a framework id that was torn down or timed out. */
+const FRAMEWORK_REMOVED = 'Framework has been removed';
 
 function offerIds(ids: readonly (string | mesos.v1.OfferID)[]): mesos.v1.OfferID[] {
   return ids.map((id) => (typeof id === 'string' ? { value: id } : id));
@@ -117,6 +126,16 @@ export class MesosSchedulerClient implements AsyncDisposable {
   #lastEventAt = 0;
   #heartbeatMs: number | undefined;
   #pendingSubscribe: { resolve: () => void; reject: (err: Error) => void } | undefined;
+  /** Whether the SUBSCRIBE in flight carried a framework id. */
+  #resuming = false;
+  /** The id last saved to (or loaded from) the store. */
+  #storedId: string | undefined;
+  /** Store operations (save, clear), one at a time, in order. */
+  #storeOps: Promise<void> = Promise.resolve();
+  /** Dispatches scheduled and not yet settled (they count as buffered events). */
+  #pendingDispatches = 0;
+  /** True while the subscription socket is paused because too many events are buffered. */
+  #paused = false;
   /** Set once the client must not reconnect any more (ERROR event, teardown). */
   #stopping = false;
   /** Aborted by close(): ends in-flight SUBSCRIBE attempts and calls. */
@@ -137,12 +156,77 @@ export class MesosSchedulerClient implements AsyncDisposable {
   static async connect(options: MesosSchedulerClientOptions): Promise<MesosSchedulerClient> {
     const client = new MesosSchedulerClient(options);
     try {
+      await client.#loadFrameworkId();
       await client.#subscribe();
+      // The first save must succeed: a framework id that was not stored cannot be failed over to.
+      await client.#storeOps;
+      const saveError = client.#storeError;
+      if (saveError !== undefined) throw saveError;
     } catch (err) {
       client.#close(errorOf(err));
+      await client.#storeOps;
       throw err;
     }
     return client;
+  }
+
+  #storeError: Error | undefined;
+
+  async #loadFrameworkId(): Promise<void> {
+    const store = this.options.frameworkIdStore;
+    if (store === undefined) return;
+    const stored = await store.load();
+    this.#storedId = stored;
+    if (this.#frameworkId !== undefined) {
+      if (stored !== undefined && stored !== this.#frameworkId) {
+        this.#log.info('framework.id given; ignoring the stored framework id', {
+          frameworkId: this.#frameworkId,
+          storedFrameworkId: stored,
+        });
+      }
+      return;
+    }
+    if (stored !== undefined) {
+      this.#frameworkId = stored;
+      this.#log.info('failing over to the stored framework id', { frameworkId: stored });
+    }
+  }
+
+  /** Runs a store operation after the earlier ones; failures are logged and remembered. */
+  #storeOp(what: 'save' | 'clear', op: (store: FrameworkIdStore) => Promise<void>): void {
+    const store = this.options.frameworkIdStore;
+    if (store === undefined) return;
+    this.#storeOps = this.#storeOps.then(async () => {
+      try {
+        await op(store);
+        this.#storeError = undefined;
+      } catch (err) {
+        this.#storeError = errorOf(err);
+        this.#log.error(
+          what === 'save' ? 'could not save the framework id' : 'could not clear the framework id',
+          { error: this.#storeError },
+        );
+      }
+    });
+  }
+
+  #saveFrameworkId(id: string): void {
+    if (this.options.frameworkIdStore === undefined || id === this.#storedId) return;
+    this.#storedId = id;
+    this.#storeOp('save', (store) => store.save(id));
+  }
+
+  #clearFrameworkId(): void {
+    this.#storedId = undefined;
+    this.#storeOp('clear', (store) => store.clear());
+  }
+
+  /**
+   * Events received and not yet handled: waiting in the `events()` buffer, or waiting for (or
+   * running) their callbacks. Reading from the master pauses at `eventBuffer.highWaterMark`.
+   */
+  get bufferedEvents(): number {
+    return (this.#events?.size ?? 0) + this.#pendingDispatches;
   }
 
   /** The framework id, once subscribed (kept across reconnects). */
@@ -173,13 +257,14 @@ export class MesosSchedulerClient implements AsyncDisposable {
 
   /**
    * Every decoded event (HEARTBEAT included) from now on, in order, across reconnects; ends on
-   * `close()`. Single consumer; the buffer is unbounded, so keep consuming. With `ack: 'auto'`
+   * `close()`. Single consumer. Nothing is dropped: while the consumer lags, the client stops
+   * reading the socket (see `eventBuffer`), so keep consuming or `break` (which ends it). With `ack: 'auto'`
    * updates are acknowledged once the `update` callbacks resolved, whether or not this iterator
    * has reached them: use `ack: 'manual'` to acknowledge after your own processing.
    */
   events(): AsyncIterable<SchedulerEvent> {
     if (this.#events !== undefined) throw new TypeError('events() has a single consumer');
-    this.#events = new AsyncQueue();
+    this.#events = new AsyncQueue(() => this.#flow());
     if (this.#closed) this.#events.end();
     return this.#events;
   }
@@ -304,6 +389,7 @@ export class MesosSchedulerClient implements AsyncDisposable {
       this.#stopping = false;
       throw err;
     }
+    this.#clearFrameworkId();
     await this.close();
   }
 
@@ -343,6 +429,8 @@ export class MesosSchedulerClient implements AsyncDisposable {
       { ...call, framework_id: { value: frameworkId } },
       this.options.encoding,
     );
+    const started = this.options.debug ? performance.now() : 0;
+    if (this.options.debug) this.#log.trace('call sent', { type, bytes: body.byteLength });
     let response: IncomingMessage;
     let text: string;
     try {
@@ -357,14 +445,22 @@ export class MesosSchedulerClient implements AsyncDisposable {
       }));
       text = await readText(response);
     } catch (err) {
+      if (this.options.debug) this.#log.trace('call failed', { type, error: errorOf(err) });
       if (this.#closed)
         throw new NotSubscribedError(`${type} interrupted: the client closed`, { cause: err });
       throw err;
     }
+    if (this.options.debug) {
+      this.#log.trace('call answered', {
+        type,
+        status: response.statusCode,
+        bytes: Buffer.byteLength(text),
+        ms: Math.round((performance.now() - started) * 1000) / 1000,
+      });
+    }
     if (response.statusCode !== expected) {
       throw new MesosHttpError(type, response.statusCode ?? 0, text);
     }
-    this.#log.trace('call accepted', { type });
   }
 
   #headers(): Record<string, string> {
@@ -426,6 +522,14 @@ export class MesosSchedulerClient implements AsyncDisposable {
       },
       this.options.encoding,
     );
+    this.#resuming = frameworkId !== undefined;
+    if (this.options.debug) {
+      this.#log.trace('call sent', {
+        type: 'SUBSCRIBE',
+        bytes: body.byteLength,
+        master: `${url.host}${url.pathname}`,
+      });
+    }
     const { response, url: answered } = await post(url, {
       headers: this.#headers(),
       body,
@@ -435,6 +539,13 @@ export class MesosSchedulerClient implements AsyncDisposable {
       maxRedirects: this.options.maxRedirects,
       signal: this.#abort.signal,
     });
+    if (this.options.debug) {
+      this.#log.trace('call answered', {
+        type: 'SUBSCRIBE',
+        status: response.statusCode,
+        master: `${answered.host}${answered.pathname}`,
+      });
+    }
     if (response.statusCode !== 200) {
       const text = await readText(response);
       throw new MesosHttpError('SUBSCRIBE', response.statusCode ?? 0, text);
@@ -474,20 +585,31 @@ export class MesosSchedulerClient implements AsyncDisposable {
   #read(stream: Stream, response: IncomingMessage): void {
     const decoder = new RecordIODecoder();
     const lost = (reason: string, error?: Error) => this.#lost(stream.generation, reason, error);
+    const { encoding, debug } = this.options;
+    this.#paused = false;
     response.on('data', (chunk: Buffer) => {
       if (stream.generation !== this.#generation) return;
-      let events: SchedulerEvent[];
+      let records: Uint8Array[];
       try {
-        events = decoder.push(chunk).map((record) => schedulerEvent.decode(record, this.options.encoding));
+        records = decoder.push(chunk);
       } catch (err) {
-        lost('undecodable event stream', errorOf(err));
+        lost('bad RecordIO framing in the event stream', errorOf(err));
         return;
       }
-      this.#lastEventAt = Date.now();
-      for (const event of events) {
+      if (records.length > 0) this.#lastEventAt = Date.now();
+      for (const record of records) {
         if (stream.generation !== this.#generation) return;
+        let event: SchedulerEvent;
+        try {
+          event = schedulerEvent.decode(record, encoding);
+        } catch (err) {
+          lost('undecodable event in the event stream', errorOf(err));
+          return;
+        }
+        if (debug) this.#log.trace('event received', { type: event.type, bytes: record.byteLength });
         this.#receive(event);
       }
+      this.#flow();
     });
     response.once('end', () => lost('the master ended the event stream'));
     response.once('error', (err) => lost('the event stream failed', err));
@@ -512,19 +634,34 @@ export class MesosSchedulerClient implements AsyncDisposable {
         masterInfo: s.master_info,
         master: this.#leader.href,
         resubscribed: this.#subscribedCount++ > 0,
+        resumed: this.#resuming,
       };
-      this.#log.info('subscribed', { frameworkId: info.frameworkId, master: info.master });
+      this.#log.info('subscribed', {
+        frameworkId: info.frameworkId,
+        master: info.master,
+        resumed: info.resumed,
+      });
+      this.#saveFrameworkId(info.frameworkId);
       this.#pushStatus({ type: 'subscribed', frameworkId: info.frameworkId, master: info.master });
       this.#pendingSubscribe?.resolve();
       this.#pendingSubscribe = undefined;
       this.#events?.push(event);
       this.#dispatch('subscribed', info);
+      if (info.resumed && this.options.reconcileOnResubscribe === 'implicit') {
+        // Offers died with the old subscription; task states may have moved while we were away.
+        this.reconcile().catch((err: unknown) => {
+          this.#log.warn('implicit reconciliation after resubscribe failed', { error: errorOf(err) });
+        });
+      }
       return;
     }
     if (event.type === 'ERROR') {
       const message = event.error?.message ?? 'unknown error';
       this.#log.error('master sent ERROR', { message });
       const err = new SubscriptionLostError(`the master sent ERROR: ${message}`);
+      // The framework is gone for good (torn down, or failover_timeout expired): forget its id
+      // so that the next connect() registers a new framework.
+      if (message === FRAMEWORK_REMOVED) this.#clearFrameworkId();
       this.#events?.push(event);
       this.#dispatch('error', message);
       this.#stopping = true;
@@ -532,7 +669,7 @@ export class MesosSchedulerClient implements AsyncDisposable {
       this.#pendingSubscribe = undefined;
       // Fatal for the stream and, since a re-subscription would fight a newer scheduler or a
       // removed framework, for the client.
-      this.#dispatching.then(() => this.#close(err));
+      this.#dispatching.then(() => this.#storeOps).then(() => this.#close(err));
       return;
     }
     this.#events?.push(event);
@@ -564,24 +701,61 @@ export class MesosSchedulerClient implements AsyncDisposable {
     arg: Parameters<SchedulerClientEvents[E]>[0],
     after?: (ok: boolean) => Promise<void> | void,
   ): void {
+    this.#pendingDispatches++;
     this.#dispatching = this.#dispatching.then(async () => {
-      const listeners = [...(this.#listeners.get(name) ?? [])];
-      const results = await Promise.allSettled(
-        listeners.map(async (fn) => (fn as (a: typeof arg) => unknown)(arg)),
-      );
-      let ok = true;
-      for (const r of results) {
-        if (r.status === 'rejected') {
-          ok = false;
-          this.#log.error('listener failed', { event: name, error: errorOf(r.reason) });
-        }
-      }
       try {
-        await after?.(ok);
-      } catch (err) {
-        this.#log.warn('after-listener step failed', { event: name, error: errorOf(err) });
+        await this.#runListeners(name, arg, after);
+      } finally {
+        this.#pendingDispatches--;
+        this.#flow();
       }
     });
+  }
+
+  async #runListeners<E extends EventName>(
+    name: E,
+    arg: Parameters<SchedulerClientEvents[E]>[0],
+    after?: (ok: boolean) => Promise<void> | void,
+  ): Promise<void> {
+    const listeners = [...(this.#listeners.get(name) ?? [])];
+    const results = await Promise.allSettled(
+      listeners.map(async (fn) => (fn as (a: typeof arg) => unknown)(arg)),
+    );
+    let ok = true;
+    for (const r of results) {
+      if (r.status === 'rejected') {
+        ok = false;
+        this.#log.error('listener failed', { event: name, error: errorOf(r.reason) });
+      }
+    }
+    try {
+      await after?.(ok);
+    } catch (err) {
+      this.#log.warn('after-listener step failed', { event: name, error: errorOf(err) });
+    }
+  }
+
+  /**
+   * Backpressure: pauses the subscription socket at the high-water mark and resumes it at the
+   * low-water mark. Never before SUBSCRIBED (a stalled subscribe would time out). While paused the
+   * heartbeat watchdog is off: silence is our doing, not the master's.
+   */
+  #flow(): void {
+    const response = this.#stream?.response;
+    const buffered = this.bufferedEvents;
+    const { highWaterMark, lowWaterMark } = this.options.eventBuffer;
+    if (!this.#paused) {
+      if (buffered < highWaterMark || response === undefined || this.#pendingSubscribe !== undefined) return;
+      this.#paused = true;
+      response.pause();
+      clearTimeout(this.#watchdog);
+      this.#log.debug('event buffer full, pausing the event stream', { buffered });
+    } else if (buffered <= lowWaterMark) {
+      this.#paused = false;
+      response?.resume();
+      this.#armWatchdog();
+      this.#log.debug('event buffer drained, resuming the event stream', { buffered });
+    }
   }
 
   #dispatchUpdate(status: TaskStatus): void {
@@ -607,7 +781,7 @@ export class MesosSchedulerClient implements AsyncDisposable {
   }
 
   #armWatchdog(): void {
-    if (this.#heartbeatMs === undefined || this.#closed) return;
+    if (this.#heartbeatMs === undefined || this.#closed || this.#paused) return;
     clearTimeout(this.#watchdog);
     const limit = this.#heartbeatMs * this.options.heartbeatMissedIntervals;
     const generation = this.#generation;
@@ -628,6 +802,7 @@ export class MesosSchedulerClient implements AsyncDisposable {
     this.#stream = undefined;
     this.#generation++;
     stream.destroy();
+    this.#paused = false;
     clearTimeout(this.#watchdog);
     const pending = this.#pendingSubscribe;
     this.#pendingSubscribe = undefined;
@@ -704,6 +879,7 @@ export class MesosSchedulerClient implements AsyncDisposable {
   async close(): Promise<void> {
     this.#close();
     await this.#dispatching;
+    await this.#storeOps;
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
