@@ -4,13 +4,18 @@
 import { once } from 'node:events';
 import type { Logger, SchedulerEvent } from '@mesoskit/protocol';
 import { encodeRecord, schedulerEvent } from '@mesoskit/protocol';
-import { afterEach, describe, expect, it } from 'vitest';
-import { MesosSchedulerClient, type MesosSchedulerClientOptions } from '../src/index.js';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import {
+  type ConnectionStatus,
+  MesosSchedulerClient,
+  type MesosSchedulerClientOptions,
+} from '../src/index.js';
 import { FakeMaster, within } from './fake-master.js';
 
 const masters: FakeMaster[] = [];
 const clients: MesosSchedulerClient[] = [];
 afterEach(async () => {
+  vi.useRealTimers();
   await Promise.all(clients.splice(0).map((c) => c.close()));
   await Promise.all(masters.splice(0).map((m) => m.stop()));
 });
@@ -159,6 +164,40 @@ describe('backpressure on the event stream', () => {
     expect(max).toBeLessThanOrEqual(highWaterMark + SLACK);
     expect(log.count('event buffer full, pausing the event stream')).toBeGreaterThan(0);
     expect(client.bufferedEvents).toBe(0);
+  });
+
+  it('the heartbeat watchdog is off while paused (silence is ours) and back on after resuming', async () => {
+    const m = await fakeMaster();
+    m.heartbeatIntervalSeconds = 1; // watchdog: 3 intervals = 3 s of fake time
+    const log = capturingLogger();
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const client = await connect(m, {
+      logger: log.logger,
+      heartbeatMissedIntervals: 3,
+      eventBuffer: { highWaterMark: 20, lowWaterMark: 5 },
+    });
+    const statuses: ConnectionStatus['type'][] = [];
+    void (async () => {
+      for await (const s of client.status()) statuses.push(s.type);
+    })();
+    const events = client.events()[Symbol.asyncIterator]();
+    const total = 300;
+    const writing = writeAll(m, bigUpdates(total));
+    await log.until('event buffer full, pausing the event stream');
+    // far past the watchdog's limit: nothing, the master is not to blame
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(statuses).toEqual([]);
+    let updates = 0;
+    while (updates < total) {
+      const { value, done } = await within(`update ${updates}`, 10_000, events.next());
+      if (done) throw new Error('events() ended early');
+      if (value.type === 'UPDATE') updates++;
+    }
+    await within('the fake master to finish writing', 5000, writing);
+    expect(m.subscriptions).toHaveLength(1);
+    // resumed: the watchdog runs again, and the fake master sends no heartbeats
+    await vi.advanceTimersByTimeAsync(3000);
+    expect(statuses[0]).toBe('heartbeat-missed');
   });
 
   it('rejects a low-water mark that is not below the high-water mark', async () => {
