@@ -5,8 +5,8 @@
  *
  * @module
  */
-import http, { type IncomingMessage } from 'node:http';
-import https from 'node:https';
+import { setMaxListeners } from 'node:events';
+import type { IncomingMessage } from 'node:http';
 import {
   childLogger,
   type FrameworkInfo,
@@ -21,10 +21,11 @@ import {
   schedulerEvent,
   type TaskStatus,
 } from '@mesoskit/protocol';
+import type { Agent } from 'undici';
 import { AsyncQueue } from './async-queue.js';
 import { MesosHttpError, NotSubscribedError, SubscriptionLostError } from './errors.js';
 import type { FrameworkIdStore } from './framework-id-store.js';
-import { post, readText } from './http.js';
+import { callAgent, post, postCall, readText } from './http.js';
 import {
   type MesosSchedulerClientOptions,
   type ResolvedSchedulerClientOptions,
@@ -122,7 +123,7 @@ export class MesosSchedulerClient implements AsyncDisposable {
   #reconnectTimer: NodeJS.Timeout | undefined;
   #reconnectAttempt = 0;
   #dispatching: Promise<void> = Promise.resolve();
-  #callAgent: http.Agent | undefined;
+  #callAgent: Agent | undefined;
   #lastEventAt = 0;
   #heartbeatMs: number | undefined;
   #pendingSubscribe: { resolve: () => void; reject: (err: Error) => void } | undefined;
@@ -146,6 +147,8 @@ export class MesosSchedulerClient implements AsyncDisposable {
     this.options = resolveSchedulerClientOptions(options);
     this.#log = childLogger(this.options.logger, { framework: this.options.framework.name });
     this.#leader = this.options.masters[0]!;
+    // Every call in flight listens on this signal: no limit, no MaxListenersExceededWarning.
+    setMaxListeners(0, this.#abort.signal);
     if (this.options.framework.id?.value) this.#frameworkId = this.options.framework.id.value;
     this.#closedPromise = new Promise((resolve) => {
       this.#closedResolve = resolve;
@@ -431,19 +434,17 @@ export class MesosSchedulerClient implements AsyncDisposable {
     );
     const started = this.options.debug ? performance.now() : 0;
     if (this.options.debug) this.#log.trace('call sent', { type, bytes: body.byteLength });
-    let response: IncomingMessage;
+    let status: number;
     let text: string;
     try {
-      ({ response } = await post(this.#leader, {
+      ({ status, text } = await postCall(this.#leader, {
         headers: { ...this.#headers(), 'Mesos-Stream-Id': streamId },
         body,
-        agent: this.#agent(),
-        ca: this.options.ca,
+        dispatcher: this.#agent(),
         timeoutMs: this.options.callTimeoutMs,
         maxRedirects: this.options.maxRedirects,
         signal: this.#abort.signal,
       }));
-      text = await readText(response);
     } catch (err) {
       if (this.options.debug) this.#log.trace('call failed', { type, error: errorOf(err) });
       if (this.#closed)
@@ -453,14 +454,12 @@ export class MesosSchedulerClient implements AsyncDisposable {
     if (this.options.debug) {
       this.#log.trace('call answered', {
         type,
-        status: response.statusCode,
+        status,
         bytes: Buffer.byteLength(text),
         ms: Math.round((performance.now() - started) * 1000) / 1000,
       });
     }
-    if (response.statusCode !== expected) {
-      throw new MesosHttpError(type, response.statusCode ?? 0, text);
-    }
+    if (status !== expected) throw new MesosHttpError(type, status, text);
   }
 
   #headers(): Record<string, string> {
@@ -472,15 +471,9 @@ export class MesosSchedulerClient implements AsyncDisposable {
     };
   }
 
-  #agent(): http.Agent {
-    if (this.#callAgent === undefined) {
-      // One persistent call connection: calls reach the master in the order they were made.
-      const init = { keepAlive: true, maxSockets: 1 };
-      this.#callAgent =
-        this.#leader.protocol === 'https:'
-          ? new https.Agent({ ...init, ...(this.options.ca !== undefined && { ca: this.options.ca }) })
-          : new http.Agent(init);
-    }
+  #agent(): Agent {
+    // One persistent call connection per master: calls reach the master in the order they were made.
+    this.#callAgent ??= callAgent(this.options.ca);
     return this.#callAgent;
   }
 
@@ -863,7 +856,7 @@ export class MesosSchedulerClient implements AsyncDisposable {
     this.#pendingSubscribe?.reject(error ?? new NotSubscribedError('closed while subscribing'));
     this.#pendingSubscribe = undefined;
     this.#abort.abort();
-    this.#callAgent?.destroy();
+    this.#callAgent?.destroy().catch(() => {});
     this.#pushStatus({ type: 'closed', ...(error && { error }) });
     for (const queue of this.#statusQueues) queue.end();
     this.#statusQueues.clear();
