@@ -221,6 +221,22 @@ describe('Mesos-Stream-Id', () => {
   });
 });
 
+describe('call connection', () => {
+  it('calls made all at once reach the master in the order made, on one connection apart from the subscription', async () => {
+    const m = await fakeMaster();
+    const client = await connect(m);
+    const n = 200;
+    await Promise.all(Array.from({ length: n }, (_, i) => client.kill(`t-${i}`)));
+    const kills = m.requests.filter((r) => r.call.type === 'KILL');
+    expect(kills.map((r) => r.call.kill?.task_id.value)).toEqual(
+      Array.from({ length: n }, (_, i) => `t-${i}`),
+    );
+    const ports = new Set(kills.map((r) => r.remotePort));
+    expect(ports.size).toBe(1);
+    expect(ports.has(m.requests[0]!.remotePort)).toBe(false);
+  });
+});
+
 describe('acknowledgements', () => {
   it('auto: acks updates with uuid (echoing the uuid bytes exactly), never those without', async () => {
     const m = await fakeMaster();

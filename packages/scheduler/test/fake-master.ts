@@ -24,6 +24,8 @@ const realClearTimeout = globalThis.clearTimeout;
 export interface RecordedRequest {
   /** `Date.now()` when the request arrived (the fake clock when a test fakes `Date`). */
   at: number;
+  /** The client's port: requests with the same one came over the same connection. */
+  remotePort: number | undefined;
   path: string;
   headers: http.IncomingHttpHeaders;
   encoding: MesosEncoding;
@@ -113,6 +115,7 @@ export class FakeMaster {
     const call = schedulerCall.decode(raw, encoding);
     const recorded: RecordedRequest = {
       at: Date.now(),
+      remotePort: req.socket.remotePort,
       path: req.url ?? '',
       headers: req.headers,
       encoding,
