@@ -144,6 +144,23 @@ describe('MesosSchedulerClient with a FrameworkIdStore', () => {
     expect(store.ops).toEqual(['load', `save ${m.frameworkId}`]);
   });
 
+  it('holds events that come with SUBSCRIBED while the id is saved: callbacks registered after connect() get them', async () => {
+    const m = await fakeMaster();
+    m.afterSubscribed = [
+      {
+        type: 'OFFERS',
+        offers: {
+          offers: [
+            { id: { value: 'o1' }, framework_id: { value: 'f' }, agent_id: { value: 'a' }, hostname: 'h' },
+          ],
+        },
+      },
+    ];
+    const client = await connect(m, { frameworkIdStore: fileFrameworkIdStore(join(dir, 'gate', 'id')) });
+    const offered = new Promise<string>((resolve) => client.on('offers', (o) => resolve(o[0]!.id.value)));
+    expect(await within('the offer sent with SUBSCRIBED', 2000, offered)).toBe('o1');
+  });
+
   it('fails over to the stored id: SUBSCRIBE carries it in framework_id and framework_info.id', async () => {
     const m = await fakeMaster();
     const store = recordingStore('stored-fw-0001');

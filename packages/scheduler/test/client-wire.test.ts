@@ -11,7 +11,7 @@ import {
   MesosSchedulerClient,
   type MesosSchedulerClientOptions,
 } from '../src/index.js';
-import { FakeMaster, within } from './fake-master.js';
+import { FakeMaster, type Reply, within } from './fake-master.js';
 
 const masters: FakeMaster[] = [];
 const clients: MesosSchedulerClient[] = [];
@@ -265,6 +265,42 @@ describe('acknowledgements', () => {
       const body = JSON.parse(r.raw.toString('utf8')) as { acknowledge: { uuid: string } };
       expect(body.acknowledge.uuid).toBe(Buffer.from(uuids[i]!).toString('base64'));
     }
+  });
+
+  it('auto: an ACK in flight does not hold up the next update; it counts as buffered until answered', async () => {
+    const m = await fakeMaster();
+    let release!: () => void;
+    const answered = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    m.respond = async (r): Promise<Reply> => {
+      if (r.call.type === 'ACKNOWLEDGE') await answered;
+      return 'default';
+    };
+    const client = await connect(m);
+    const second = new Promise<void>((resolve) =>
+      client.on('update', (s) => {
+        if (s.task_id.value === 'second') resolve();
+      }),
+    );
+    m.last.send(update('first', uuidBytes()));
+    await m.waitForCall('ACKNOWLEDGE');
+    m.last.send(update('second', uuidBytes()));
+    // the first ACK is still unanswered, and the second update's callback ran anyway
+    await within("the second update's callback", 2000, second);
+    expect(client.bufferedEvents).toBeGreaterThanOrEqual(1);
+    release();
+    await m.waitForRequest(
+      'two ACKNOWLEDGE calls',
+      () => m.requests.filter((r) => r.call.type === 'ACKNOWLEDGE').length === 2,
+    );
+    await within(
+      'the buffer to drain',
+      2000,
+      (async () => {
+        while (client.bufferedEvents > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      })(),
+    );
   });
 
   it('manual: acknowledge(status) sends the uuid; without uuid (or agent_id) it rejects and sends nothing', async () => {

@@ -78,8 +78,11 @@ export function capturedReply(
 export class FakeMaster {
   readonly requests: RecordedRequest[] = [];
   readonly subscriptions: Subscription[] = [];
-  /** Decides the answer to a request; `'default'`: SUBSCRIBE → stream + SUBSCRIBED, calls → 202. */
-  respond: (req: RecordedRequest) => Reply = () => 'default';
+  /**
+   * Decides the answer to a request (a promise holds the answer back); `'default'`: SUBSCRIBE →
+   * stream + SUBSCRIBED, calls → 202.
+   */
+  respond: (req: RecordedRequest) => Reply | Promise<Reply> = () => 'default';
   frameworkId = 'fake-master-0000';
   heartbeatIntervalSeconds = 15;
   /** When set, SUBSCRIBE gets 200 + this ERROR event + end of stream, as Mesos refuses. */
@@ -88,6 +91,8 @@ export class FakeMaster {
   replay: Uint8Array | undefined;
   /** When true, SUBSCRIBE gets 200 and a stream that stays silent. */
   silent = false;
+  /** Events written right after SUBSCRIBED and the first HEARTBEAT (as Mesos sends OFFERS). */
+  afterSubscribed: SchedulerEvent[] = [];
   #waiters: (() => void)[] = [];
 
   private constructor(
@@ -123,7 +128,8 @@ export class FakeMaster {
       call,
     };
     this.requests.push(recorded);
-    const reply = this.respond(recorded);
+    this.#wake();
+    const reply = await this.respond(recorded);
     if (reply !== 'default') {
       res.writeHead(reply.status, reply.headers ?? {});
       res.end(reply.body ?? '');
@@ -174,6 +180,7 @@ export class FakeMaster {
       subscribed: { framework_id: { value: id }, heartbeat_interval_seconds: this.heartbeatIntervalSeconds },
     });
     sub.send({ type: 'HEARTBEAT' });
+    for (const event of this.afterSubscribed) sub.send(event);
   }
 
   #wake(): void {

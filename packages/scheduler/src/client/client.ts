@@ -122,7 +122,13 @@ export class MesosSchedulerClient implements AsyncDisposable {
   #watchdog: NodeJS.Timeout | undefined;
   #reconnectTimer: NodeJS.Timeout | undefined;
   #reconnectAttempt = 0;
-  #dispatching: Promise<void> = Promise.resolve();
+  /** The callback chain. It starts closed: see `#openGate`. */
+  #dispatching: Promise<void>;
+  /**
+   * Opens the callback chain. Events that arrive with SUBSCRIBED (offers follow it within a
+   * millisecond) wait until `connect()`'s caller had the chance to register callbacks.
+   */
+  #openGate!: () => void;
   #callAgent: Agent | undefined;
   #lastEventAt = 0;
   #heartbeatMs: number | undefined;
@@ -135,6 +141,10 @@ export class MesosSchedulerClient implements AsyncDisposable {
   #storeOps: Promise<void> = Promise.resolve();
   /** Dispatches scheduled and not yet settled (they count as buffered events). */
   #pendingDispatches = 0;
+  /** Automatic ACKs sent and not yet answered (they count as buffered events too). */
+  #pendingAcks = 0;
+  /** The last store operation's error, if it failed. */
+  #storeError: Error | undefined;
   /** True while the subscription socket is paused because too many events are buffered. */
   #paused = false;
   /** Set once the client must not reconnect any more (ERROR event, teardown). */
@@ -153,6 +163,9 @@ export class MesosSchedulerClient implements AsyncDisposable {
     this.#closedPromise = new Promise((resolve) => {
       this.#closedResolve = resolve;
     });
+    this.#dispatching = new Promise((resolve) => {
+      this.#openGate = resolve;
+    });
   }
 
   /** Subscribes and resolves once SUBSCRIBED arrived; rejects if every master refused or failed. */
@@ -170,10 +183,11 @@ export class MesosSchedulerClient implements AsyncDisposable {
       await client.#storeOps;
       throw err;
     }
+    // After the caller's continuation (microtasks) ran: callbacks registered right after
+    // `await connect()` see every event from SUBSCRIBED on.
+    setImmediate(() => client.#openGate());
     return client;
   }
-
-  #storeError: Error | undefined;
 
   async #loadFrameworkId(): Promise<void> {
     const store = this.options.frameworkIdStore;
@@ -225,11 +239,12 @@ export class MesosSchedulerClient implements AsyncDisposable {
   }
 
   /**
-   * Events received and not yet handled: waiting in the `events()` buffer, or waiting for (or
-   * running) their callbacks. Reading from the master pauses at `eventBuffer.highWaterMark`.
+   * Events received and not yet handled: waiting in the `events()` buffer, waiting for (or
+   * running) their callbacks, or waiting for the answer to their automatic ACK. Reading from the
+   * master pauses at `eventBuffer.highWaterMark`.
    */
   get bufferedEvents(): number {
-    return (this.#events?.size ?? 0) + this.#pendingDispatches;
+    return (this.#events?.size ?? 0) + this.#pendingDispatches + this.#pendingAcks;
   }
 
   /** The framework id, once subscribed (kept across reconnects). */
@@ -761,15 +776,21 @@ export class MesosSchedulerClient implements AsyncDisposable {
         });
         return;
       }
-      try {
-        await this.acknowledge(status);
-      } catch (err) {
-        this.#log.warn('automatic acknowledge failed (Mesos will resend the update)', {
-          taskId: status.task_id.value,
-          state: status.state,
-          error: errorOf(err),
+      // Not awaited: the next event's callbacks need not wait for this ACK's round trip. The
+      // ACK counts as a buffered event until the master answered it.
+      this.#pendingAcks++;
+      this.acknowledge(status)
+        .catch((err: unknown) => {
+          this.#log.warn('automatic acknowledge failed (Mesos will resend the update)', {
+            taskId: status.task_id.value,
+            state: status.state,
+            error: errorOf(err),
+          });
+        })
+        .finally(() => {
+          this.#pendingAcks--;
+          this.#flow();
         });
-      }
     });
   }
 
@@ -844,6 +865,7 @@ export class MesosSchedulerClient implements AsyncDisposable {
   #close(error?: Error): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#openGate();
     this.#closedError = error;
     clearTimeout(this.#watchdog);
     clearTimeout(this.#reconnectTimer);
