@@ -261,4 +261,41 @@ describe('replaying real Mesos streams', () => {
     // refused calls do not end the subscription
     expect(client.subscribed).toBe(true);
   });
+
+  it('acknowledges the protobuf updates of scenario 16 with the same bytes the real scheduler sent', async () => {
+    master = await FakeMaster.start();
+    master.replay = fixture('16-01-subscribe.stream.bin');
+    await using client = await MesosSchedulerClient.connect({
+      master: master.url,
+      framework: { name: 'replay-protobuf' },
+    });
+    const names = [
+      '16-03-ack-pb1-TASK_STARTING',
+      '16-04-ack-pb1-TASK_RUNNING',
+      '16-05-ack-pb1-TASK_FINISHED',
+    ];
+    const expected = names.map((name) => {
+      const captured = JSON.parse(fixture(`${name}.request.json`).toString('utf8')) as {
+        headers: [string, string][];
+        body_base64: string;
+      };
+      return { headers: captured.headers, body: Buffer.from(captured.body_base64, 'base64') };
+    });
+    await master.waitForRequest(
+      'three ACKNOWLEDGE calls',
+      () => master!.requests.filter((r) => r.call.type === 'ACKNOWLEDGE').length === names.length,
+    );
+    const acks = master.requests.filter((r) => r.call.type === 'ACKNOWLEDGE');
+    expect(client.frameworkId).toBe(acks[0]!.call.framework_id?.value);
+    for (const [i, ack] of acks.entries()) {
+      const want = expected[i]!;
+      expect(ack.raw.equals(want.body), `${names[i]}: byte-identical body`).toBe(true);
+      expect(ourHeaders(ack, ['content-type', 'accept'])).toEqual(
+        Object.fromEntries(
+          Object.entries(callHeaders(want.headers)).filter(([k]) => k !== 'mesos-stream-id'),
+        ),
+      );
+      expect(ack.headers['mesos-stream-id']).toBe(master.last.streamId);
+    }
+  });
 });
