@@ -237,6 +237,28 @@ describe('call connection', () => {
   });
 });
 
+describe('call timeout', () => {
+  it('a call the master never answers rejects after callTimeoutMs; the next call gets a fresh connection', async () => {
+    const m = await fakeMaster();
+    // 1 s: the same timeout covers SUBSCRIBE, which must not time out on a loaded machine
+    const client = await connect(m, { callTimeoutMs: 1000 });
+    m.respond = (r) => (r.call.type === 'KILL' ? new Promise<Reply>(() => {}) : 'default');
+    const started = performance.now();
+    const err = await within(
+      'the KILL to time out',
+      5000,
+      client.kill('t1').catch((e: unknown) => e),
+    );
+    expect(performance.now() - started).toBeGreaterThanOrEqual(950);
+    expect(err).toMatchObject({ name: 'HeadersTimeoutError' });
+    await client.revive();
+    const [kill, revive] = m.requests.slice(-2);
+    expect(revive!.call.type).toBe('REVIVE');
+    expect(revive!.remotePort).not.toBe(kill!.remotePort);
+    expect(client.subscribed).toBe(true);
+  });
+});
+
 describe('acknowledgements', () => {
   it('auto: acks updates with uuid (echoing the uuid bytes exactly), never those without', async () => {
     const m = await fakeMaster();
