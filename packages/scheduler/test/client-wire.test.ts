@@ -237,6 +237,32 @@ describe('call connection', () => {
   });
 });
 
+describe('redirects of calls', () => {
+  it('follows a 307 with a scheme-less Location on a call, re-POSTing the same body; bounded by maxRedirects', async () => {
+    const m = await fakeMaster();
+    const other = await fakeMaster();
+    const client = await connect(m, { maxRedirects: 2 });
+    const otherPort = new URL(other.url).port;
+    m.respond = (r) =>
+      r.call.type === 'REVIVE'
+        ? { status: 307, headers: { Location: `//127.0.0.1:${otherPort}/master/api/v1/scheduler` } }
+        : 'default';
+    await client.revive(['*']);
+    const [sent] = m.requests.filter((r) => r.call.type === 'REVIVE');
+    const [followed] = other.requests;
+    expect(followed!.path).toBe('/master/api/v1/scheduler');
+    expect(followed!.raw.equals(sent!.raw)).toBe(true);
+    expect(followed!.headers['mesos-stream-id']).toBe(m.last.streamId);
+
+    m.respond = (r) =>
+      r.call.type === 'SUPPRESS'
+        ? { status: 307, headers: { Location: `${m.url}/api/v1/scheduler` } }
+        : 'default';
+    await expect(client.suppress()).rejects.toThrow(/too many redirects/);
+    expect(m.requests.filter((r) => r.call.type === 'SUPPRESS')).toHaveLength(3);
+  });
+});
+
 describe('call timeout', () => {
   it('a call the master never answers rejects after callTimeoutMs; the next call gets a fresh connection', async () => {
     const m = await fakeMaster();
