@@ -237,6 +237,26 @@ describe('call connection', () => {
   });
 });
 
+describe('callbacks under fake timers', () => {
+  it("vi.useFakeTimers() with vitest's defaults does not hold callbacks back", async () => {
+    const m = await fakeMaster();
+    m.afterSubscribed = [
+      {
+        type: 'OFFERS',
+        offers: {
+          offers: [
+            { id: { value: 'o1' }, framework_id: { value: 'f' }, agent_id: { value: 'a' }, hostname: 'h' },
+          ],
+        },
+      },
+    ];
+    vi.useFakeTimers();
+    const client = await connect(m);
+    const offered = new Promise<string>((resolve) => client.on('offers', (o) => resolve(o[0]!.id.value)));
+    expect(await within('an offers callback', 2000, offered)).toBe('o1');
+  });
+});
+
 describe('redirects of calls', () => {
   it('follows a 307 with a scheme-less Location on a call, re-POSTing the same body; bounded by maxRedirects', async () => {
     const m = await fakeMaster();

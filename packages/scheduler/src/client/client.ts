@@ -183,9 +183,10 @@ export class MesosSchedulerClient implements AsyncDisposable {
       await client.#storeOps;
       throw err;
     }
-    // After the caller's continuation (microtasks) ran: callbacks registered right after
-    // `await connect()` see every event from SUBSCRIBED on.
-    setImmediate(() => client.#openGate());
+    // A tick runs after the microtasks drained, so after the caller's continuation: callbacks
+    // registered right after `await connect()` see every event from SUBSCRIBED on. (Not a
+    // timer: fake timers in tests leave it alone.)
+    process.nextTick(() => client.#openGate());
     return client;
   }
 
