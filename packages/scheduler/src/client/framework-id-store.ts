@@ -39,11 +39,25 @@ export function memoryFrameworkIdStore(initial?: string): FrameworkIdStore {
   };
 }
 
+/** Makes a rename in `dir` durable (POSIX); platforms that cannot open a directory skip it. */
+async function syncDirectory(dir: string): Promise<void> {
+  let handle: Awaited<ReturnType<typeof open>> | undefined;
+  try {
+    handle = await open(dir, 'r');
+    await handle.sync();
+  } catch {
+    // e.g. Windows (EISDIR/EPERM): the rename itself is all we can do
+  } finally {
+    await handle?.close();
+  }
+}
+
 /**
  * A store in one file holding the id as text. `save()` writes a temporary file beside it and
  * renames it over the old one (atomic on POSIX file systems, so a crash leaves either the old or
  * the new id, never half of one), creating the directory first. A missing or empty file loads
- * as `undefined`; `clear()` removes the file.
+ * as `undefined`; `clear()` removes the file. The file and the directory are fsynced before
+ * `save()` resolves.
  */
 export function fileFrameworkIdStore(path: string): FrameworkIdStore {
   return {
@@ -75,6 +89,7 @@ export function fileFrameworkIdStore(path: string): FrameworkIdStore {
         await rm(tmp, { force: true });
         throw err;
       }
+      await syncDirectory(dir);
     },
     async clear() {
       await rm(path, { force: true });
