@@ -429,7 +429,19 @@ describe('resolveSchedulerClientOptions', () => {
       ack: 'auto',
       heartbeatMissedIntervals: 5,
       maxRedirects: 5,
+      reconcileOnResubscribe: 'implicit',
+      eventBuffer: { highWaterMark: 1024, lowWaterMark: 256 },
+      debug: false,
+      frameworkIdStore: undefined,
     });
+    // a small high-water mark gets a low-water mark below it
+    expect(
+      resolveSchedulerClientOptions({
+        master: 'http://m',
+        framework: { name: 'x' },
+        eventBuffer: { highWaterMark: 8 },
+      }).eventBuffer,
+    ).toEqual({ highWaterMark: 8, lowWaterMark: 2 });
     expect(r.framework.user).toBe(userInfo().username);
     expect(
       resolveSchedulerClientOptions({
@@ -445,6 +457,10 @@ describe('resolveSchedulerClientOptions', () => {
       [{ ack: 'sometimes' as 'auto' }, /ack/],
       [{ reconnect: { initialMs: 100, maxMs: 10 } }, /reconnect.maxMs/],
       [{ heartbeatMissedIntervals: 0 }, /heartbeatMissedIntervals/],
+      [{ eventBuffer: { highWaterMark: 0 } }, /eventBuffer.highWaterMark/],
+      [{ eventBuffer: { highWaterMark: 10, lowWaterMark: 20 } }, /lowWaterMark/],
+      [{ reconcileOnResubscribe: 'always' as 'none' }, /reconcileOnResubscribe/],
+      [{ frameworkIdStore: {} as never }, /frameworkIdStore/],
     ];
     for (const [patch, message] of bad) {
       expect(() =>

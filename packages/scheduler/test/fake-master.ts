@@ -3,6 +3,7 @@
  * RecordIO stream the test writes to, and answers calls as the test says.
  */
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -16,7 +17,15 @@ import {
   schedulerEvent,
 } from '@mesoskit/protocol';
 
+// Waits in tests use the real clock even while a test fakes timers.
+const realSetTimeout = globalThis.setTimeout;
+const realClearTimeout = globalThis.clearTimeout;
+
 export interface RecordedRequest {
+  /** `Date.now()` when the request arrived (the fake clock when a test fakes `Date`). */
+  at: number;
+  /** The client's port: requests with the same one came over the same connection. */
+  remotePort: number | undefined;
   path: string;
   headers: http.IncomingHttpHeaders;
   encoding: MesosEncoding;
@@ -36,13 +45,44 @@ export interface Subscription {
   destroy(): void;
 }
 
-type Reply = { status: number; body?: string; headers?: Record<string, string> } | 'default';
+export type Reply = { status: number; body?: string | Buffer; headers?: Record<string, string> } | 'default';
+
+/**
+ * A response captured from a real Mesos master (`NN-name.response.head.txt` + `.response.body.bin`
+ * in `dir`), as a reply the fake master sends back byte for byte (status, headers, body).
+ */
+export function capturedReply(
+  dir: URL,
+  name: string,
+): { status: number; body: Buffer; headers: Record<string, string> } {
+  const head = readFileSync(new URL(`${name}.response.head.txt`, dir), 'latin1').split('\r\n');
+  const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(head[0] ?? '')?.[1]);
+  const headers: Record<string, string> = {};
+  for (const line of head.slice(1)) {
+    const colon = line.indexOf(':');
+    if (colon <= 0) continue;
+    const key = line.slice(0, colon);
+    // node computes these itself
+    if (/^(date|content-length|transfer-encoding)$/i.test(key)) continue;
+    headers[key] = line.slice(colon + 1).trim();
+  }
+  let body = Buffer.alloc(0);
+  try {
+    body = readFileSync(new URL(`${name}.response.body.bin`, dir));
+  } catch {
+    // a capture without body
+  }
+  return { status, headers, body };
+}
 
 export class FakeMaster {
   readonly requests: RecordedRequest[] = [];
   readonly subscriptions: Subscription[] = [];
-  /** Decides the answer to a request; `'default'`: SUBSCRIBE → stream + SUBSCRIBED, calls → 202. */
-  respond: (req: RecordedRequest) => Reply = () => 'default';
+  /**
+   * Decides the answer to a request (a promise holds the answer back); `'default'`: SUBSCRIBE →
+   * stream + SUBSCRIBED, calls → 202.
+   */
+  respond: (req: RecordedRequest) => Reply | Promise<Reply> = () => 'default';
   frameworkId = 'fake-master-0000';
   heartbeatIntervalSeconds = 15;
   /** When set, SUBSCRIBE gets 200 + this ERROR event + end of stream, as Mesos refuses. */
@@ -51,6 +91,8 @@ export class FakeMaster {
   replay: Uint8Array | undefined;
   /** When true, SUBSCRIBE gets 200 and a stream that stays silent. */
   silent = false;
+  /** Events written right after SUBSCRIBED and the first HEARTBEAT (as Mesos sends OFFERS). */
+  afterSubscribed: SchedulerEvent[] = [];
   #waiters: (() => void)[] = [];
 
   private constructor(
@@ -76,9 +118,18 @@ export class FakeMaster {
     const raw = Buffer.concat(chunks);
     const encoding = encodingOfMediaType(req.headers['content-type']) ?? 'json';
     const call = schedulerCall.decode(raw, encoding);
-    const recorded: RecordedRequest = { path: req.url ?? '', headers: req.headers, encoding, raw, call };
+    const recorded: RecordedRequest = {
+      at: Date.now(),
+      remotePort: req.socket.remotePort,
+      path: req.url ?? '',
+      headers: req.headers,
+      encoding,
+      raw,
+      call,
+    };
     this.requests.push(recorded);
-    const reply = this.respond(recorded);
+    this.#wake();
+    const reply = await this.respond(recorded);
     if (reply !== 'default') {
       res.writeHead(reply.status, reply.headers ?? {});
       res.end(reply.body ?? '');
@@ -129,6 +180,7 @@ export class FakeMaster {
       subscribed: { framework_id: { value: id }, heartbeat_interval_seconds: this.heartbeatIntervalSeconds },
     });
     sub.send({ type: 'HEARTBEAT' });
+    for (const event of this.afterSubscribed) sub.send(event);
   }
 
   #wake(): void {
@@ -143,16 +195,16 @@ export class FakeMaster {
     pred: (r: RecordedRequest) => boolean,
     { timeoutMs = 3000, from = 0 } = {},
   ): Promise<RecordedRequest> {
-    const deadline = Date.now() + timeoutMs;
+    const deadline = performance.now() + timeoutMs;
     for (;;) {
       const found = this.requests.slice(from).find(pred);
       if (found) return found;
-      const left = deadline - Date.now();
+      const left = deadline - performance.now();
       if (left <= 0) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
+        const timer = realSetTimeout(resolve, left);
         this.#waiters.push(() => {
-          clearTimeout(timer);
+          realClearTimeout(timer);
           resolve();
         });
       });
@@ -183,14 +235,14 @@ export async function within<T>(what: string, timeoutMs: number, promise: Promis
     return await Promise.race([
       promise,
       new Promise<never>((_, reject) => {
-        timer = setTimeout(
+        timer = realSetTimeout(
           () => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)),
           timeoutMs,
         );
       }),
     ]);
   } finally {
-    clearTimeout(timer);
+    realClearTimeout(timer);
   }
 }
 

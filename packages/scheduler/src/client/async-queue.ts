@@ -1,12 +1,39 @@
 /**
- * An unbounded single-consumer async queue: `push()` never blocks, the one iterator gets every
- * item in order, `end()` finishes it once drained.
+ * A single-consumer async queue: `push()` never blocks, the one iterator gets every item in
+ * order, `end()` finishes it once drained. The queue itself is unbounded; its owner bounds it by
+ * watching `size` and `onTake` (the client pauses its socket).
  */
 export class AsyncQueue<T> implements AsyncIterable<T> {
   readonly #items: T[] = [];
+  #head = 0;
   #waiter: ((result: IteratorResult<T>) => void) | undefined;
   #ended = false;
   #taken = false;
+  readonly #onTake: (() => void) | undefined;
+
+  /** `onTake` runs after the consumer took an item out of the buffer (or the consumer quit). */
+  constructor(onTake?: () => void) {
+    this.#onTake = onTake;
+  }
+
+  /** Items pushed and not yet taken by the consumer. */
+  get size(): number {
+    return this.#items.length - this.#head;
+  }
+
+  #shift(): T {
+    const item = this.#items[this.#head] as T;
+    this.#items[this.#head] = undefined as T;
+    this.#head++;
+    if (this.#head === this.#items.length) {
+      this.#items.length = 0;
+      this.#head = 0;
+    } else if (this.#head >= 1024 && this.#head * 2 >= this.#items.length) {
+      this.#items.splice(0, this.#head);
+      this.#head = 0;
+    }
+    return item;
+  }
 
   push(item: T): void {
     if (this.#ended) return;
@@ -36,7 +63,11 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
     this.#taken = true;
     return {
       next: () => {
-        if (this.#items.length > 0) return Promise.resolve({ value: this.#items.shift() as T, done: false });
+        if (this.size > 0) {
+          const value = this.#shift();
+          this.#onTake?.();
+          return Promise.resolve({ value, done: false });
+        }
         if (this.#ended) return Promise.resolve({ value: undefined, done: true });
         return new Promise((resolve) => {
           this.#waiter = resolve;
@@ -44,7 +75,9 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
       },
       return: () => {
         this.#items.length = 0;
+        this.#head = 0;
         this.end();
+        this.#onTake?.();
         return Promise.resolve({ value: undefined, done: true });
       },
     };

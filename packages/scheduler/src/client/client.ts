@@ -5,8 +5,8 @@
  *
  * @module
  */
-import http, { type IncomingMessage } from 'node:http';
-import https from 'node:https';
+import { setMaxListeners } from 'node:events';
+import type { IncomingMessage } from 'node:http';
 import {
   childLogger,
   type FrameworkInfo,
@@ -21,9 +21,11 @@ import {
   schedulerEvent,
   type TaskStatus,
 } from '@mesoskit/protocol';
+import type { Agent } from 'undici';
 import { AsyncQueue } from './async-queue.js';
 import { MesosHttpError, NotSubscribedError, SubscriptionLostError } from './errors.js';
-import { post, readText } from './http.js';
+import type { FrameworkIdStore } from './framework-id-store.js';
+import { callAgent, post, postCall, readText } from './http.js';
 import {
   type MesosSchedulerClientOptions,
   type ResolvedSchedulerClientOptions,
@@ -37,8 +39,13 @@ export interface SubscribedInfo {
   masterInfo: mesos.v1.MasterInfo | undefined;
   /** The URL of the master that accepted the subscription. */
   master: string;
-  /** True for every subscription after the first one. */
+  /** True for every subscription after the first one of this client. */
   resubscribed: boolean;
+  /**
+   * True when the SUBSCRIBE carried a framework id: a reconnect, or a failover to an existing
+   * framework (id from `frameworkIdStore` or `framework.id`). The master kept its tasks.
+   */
+  resumed: boolean;
 }
 
 /** What `disconnected` listeners receive. */
@@ -77,6 +84,9 @@ interface Stream {
   destroy(): void;
 }
 
+/** The master's ERROR message for a framework id that was torn down or timed out. */
+const FRAMEWORK_REMOVED = 'Framework has been removed';
+
 function offerIds(ids: readonly (string | mesos.v1.OfferID)[]): mesos.v1.OfferID[] {
   return ids.map((id) => (typeof id === 'string' ? { value: id } : id));
 }
@@ -112,11 +122,31 @@ export class MesosSchedulerClient implements AsyncDisposable {
   #watchdog: NodeJS.Timeout | undefined;
   #reconnectTimer: NodeJS.Timeout | undefined;
   #reconnectAttempt = 0;
-  #dispatching: Promise<void> = Promise.resolve();
-  #callAgent: http.Agent | undefined;
+  /** The callback chain. It starts closed: see `#openGate`. */
+  #dispatching: Promise<void>;
+  /**
+   * Opens the callback chain. Events that arrive with SUBSCRIBED (offers follow it within a
+   * millisecond) wait until `connect()`'s caller had the chance to register callbacks.
+   */
+  #openGate!: () => void;
+  #callAgent: Agent | undefined;
   #lastEventAt = 0;
   #heartbeatMs: number | undefined;
   #pendingSubscribe: { resolve: () => void; reject: (err: Error) => void } | undefined;
+  /** Whether the SUBSCRIBE in flight carried a framework id. */
+  #resuming = false;
+  /** The id last saved to (or loaded from) the store. */
+  #storedId: string | undefined;
+  /** Store operations (save, clear), one at a time, in order. */
+  #storeOps: Promise<void> = Promise.resolve();
+  /** Dispatches scheduled and not yet settled (they count as buffered events). */
+  #pendingDispatches = 0;
+  /** Automatic ACKs sent and not yet answered (they count as buffered events too). */
+  #pendingAcks = 0;
+  /** The last store operation's error, if it failed. */
+  #storeError: Error | undefined;
+  /** True while the subscription socket is paused because too many events are buffered. */
+  #paused = false;
   /** Set once the client must not reconnect any more (ERROR event, teardown). */
   #stopping = false;
   /** Aborted by close(): ends in-flight SUBSCRIBE attempts and calls. */
@@ -127,9 +157,14 @@ export class MesosSchedulerClient implements AsyncDisposable {
     this.options = resolveSchedulerClientOptions(options);
     this.#log = childLogger(this.options.logger, { framework: this.options.framework.name });
     this.#leader = this.options.masters[0]!;
+    // Every call in flight listens on this signal: no limit, no MaxListenersExceededWarning.
+    setMaxListeners(0, this.#abort.signal);
     if (this.options.framework.id?.value) this.#frameworkId = this.options.framework.id.value;
     this.#closedPromise = new Promise((resolve) => {
       this.#closedResolve = resolve;
+    });
+    this.#dispatching = new Promise((resolve) => {
+      this.#openGate = resolve;
     });
   }
 
@@ -147,11 +182,79 @@ export class MesosSchedulerClient implements AsyncDisposable {
    */
   async subscribe(): Promise<void> {
     try {
+      await this.#loadFrameworkId();
       await this.#subscribe();
+      // The first save must succeed: a framework id that was not stored cannot be failed over to.
+      await this.#storeOps;
+      const saveError = this.#storeError;
+      if (saveError !== undefined) throw saveError;
     } catch (err) {
       this.#close(errorOf(err));
+      await this.#storeOps;
       throw err;
     }
+    // A tick runs after the microtasks drained, so after the caller's continuation: callbacks
+    // registered right after `await connect()` see every event from SUBSCRIBED on. (Not a
+    // timer: fake timers in tests leave it alone.)
+    process.nextTick(() => this.#openGate());
+  }
+
+  async #loadFrameworkId(): Promise<void> {
+    const store = this.options.frameworkIdStore;
+    if (store === undefined) return;
+    const stored = await store.load();
+    this.#storedId = stored;
+    if (this.#frameworkId !== undefined) {
+      if (stored !== undefined && stored !== this.#frameworkId) {
+        this.#log.info('framework.id given; ignoring the stored framework id', {
+          frameworkId: this.#frameworkId,
+          storedFrameworkId: stored,
+        });
+      }
+      return;
+    }
+    if (stored !== undefined) {
+      this.#frameworkId = stored;
+      this.#log.info('failing over to the stored framework id', { frameworkId: stored });
+    }
+  }
+
+  /** Runs a store operation after the earlier ones; failures are logged and remembered. */
+  #storeOp(what: 'save' | 'clear', op: (store: FrameworkIdStore) => Promise<void>): void {
+    const store = this.options.frameworkIdStore;
+    if (store === undefined) return;
+    this.#storeOps = this.#storeOps.then(async () => {
+      try {
+        await op(store);
+        this.#storeError = undefined;
+      } catch (err) {
+        this.#storeError = errorOf(err);
+        this.#log.error(
+          what === 'save' ? 'could not save the framework id' : 'could not clear the framework id',
+          { error: this.#storeError },
+        );
+      }
+    });
+  }
+
+  #saveFrameworkId(id: string): void {
+    if (this.options.frameworkIdStore === undefined || id === this.#storedId) return;
+    this.#storedId = id;
+    this.#storeOp('save', (store) => store.save(id));
+  }
+
+  #clearFrameworkId(): void {
+    this.#storedId = undefined;
+    this.#storeOp('clear', (store) => store.clear());
+  }
+
+  /**
+   * Events received and not yet handled: waiting in the `events()` buffer, waiting for (or
+   * running) their callbacks, or waiting for the answer to their automatic ACK. Reading from the
+   * master pauses at `eventBuffer.highWaterMark`.
+   */
+  get bufferedEvents(): number {
+    return (this.#events?.size ?? 0) + this.#pendingDispatches + this.#pendingAcks;
   }
 
   /** The framework id, once subscribed (kept across reconnects). */
@@ -182,13 +285,14 @@ export class MesosSchedulerClient implements AsyncDisposable {
 
   /**
    * Every decoded event (HEARTBEAT included) from now on, in order, across reconnects; ends on
-   * `close()`. Single consumer; the buffer is unbounded, so keep consuming. With `ack: 'auto'`
+   * `close()`. Single consumer. Nothing is dropped: while the consumer lags, the client stops
+   * reading the socket (see `eventBuffer`), so keep consuming or `break` (which ends it). With `ack: 'auto'`
    * updates are acknowledged once the `update` callbacks resolved, whether or not this iterator
    * has reached them: use `ack: 'manual'` to acknowledge after your own processing.
    */
   events(): AsyncIterable<SchedulerEvent> {
     if (this.#events !== undefined) throw new TypeError('events() has a single consumer');
-    this.#events = new AsyncQueue();
+    this.#events = new AsyncQueue(() => this.#flow());
     if (this.#closed) this.#events.end();
     return this.#events;
   }
@@ -313,6 +417,7 @@ export class MesosSchedulerClient implements AsyncDisposable {
       this.#stopping = false;
       throw err;
     }
+    this.#clearFrameworkId();
     await this.close();
   }
 
@@ -352,28 +457,34 @@ export class MesosSchedulerClient implements AsyncDisposable {
       { ...call, framework_id: { value: frameworkId } },
       this.options.encoding,
     );
-    let response: IncomingMessage;
+    const started = this.options.debug ? performance.now() : 0;
+    if (this.options.debug) this.#log.trace('call sent', { type, bytes: body.byteLength });
+    let status: number;
     let text: string;
     try {
-      ({ response } = await post(this.#leader, {
+      ({ status, text } = await postCall(this.#leader, {
         headers: { ...this.#headers(), 'Mesos-Stream-Id': streamId },
         body,
-        agent: this.#agent(),
-        ca: this.options.ca,
+        dispatcher: this.#agent(),
         timeoutMs: this.options.callTimeoutMs,
         maxRedirects: this.options.maxRedirects,
         signal: this.#abort.signal,
       }));
-      text = await readText(response);
     } catch (err) {
+      if (this.options.debug) this.#log.trace('call failed', { type, error: errorOf(err) });
       if (this.#closed)
         throw new NotSubscribedError(`${type} interrupted: the client closed`, { cause: err });
       throw err;
     }
-    if (response.statusCode !== expected) {
-      throw new MesosHttpError(type, response.statusCode ?? 0, text);
+    if (this.options.debug) {
+      this.#log.trace('call answered', {
+        type,
+        status,
+        bytes: Buffer.byteLength(text),
+        ms: Math.round((performance.now() - started) * 1000) / 1000,
+      });
     }
-    this.#log.trace('call accepted', { type });
+    if (status !== expected) throw new MesosHttpError(type, status, text);
   }
 
   #headers(): Record<string, string> {
@@ -385,15 +496,9 @@ export class MesosSchedulerClient implements AsyncDisposable {
     };
   }
 
-  #agent(): http.Agent {
-    if (this.#callAgent === undefined) {
-      // One persistent call connection: calls reach the master in the order they were made.
-      const init = { keepAlive: true, maxSockets: 1 };
-      this.#callAgent =
-        this.#leader.protocol === 'https:'
-          ? new https.Agent({ ...init, ...(this.options.ca !== undefined && { ca: this.options.ca }) })
-          : new http.Agent(init);
-    }
+  #agent(): Agent {
+    // One persistent call connection per master: calls reach the master in the order they were made.
+    this.#callAgent ??= callAgent(this.options.ca);
     return this.#callAgent;
   }
 
@@ -435,6 +540,14 @@ export class MesosSchedulerClient implements AsyncDisposable {
       },
       this.options.encoding,
     );
+    this.#resuming = frameworkId !== undefined;
+    if (this.options.debug) {
+      this.#log.trace('call sent', {
+        type: 'SUBSCRIBE',
+        bytes: body.byteLength,
+        master: `${url.host}${url.pathname}`,
+      });
+    }
     const { response, url: answered } = await post(url, {
       headers: this.#headers(),
       body,
@@ -444,6 +557,13 @@ export class MesosSchedulerClient implements AsyncDisposable {
       maxRedirects: this.options.maxRedirects,
       signal: this.#abort.signal,
     });
+    if (this.options.debug) {
+      this.#log.trace('call answered', {
+        type: 'SUBSCRIBE',
+        status: response.statusCode,
+        master: `${answered.host}${answered.pathname}`,
+      });
+    }
     if (response.statusCode !== 200) {
       const text = await readText(response);
       throw new MesosHttpError('SUBSCRIBE', response.statusCode ?? 0, text);
@@ -483,20 +603,31 @@ export class MesosSchedulerClient implements AsyncDisposable {
   #read(stream: Stream, response: IncomingMessage): void {
     const decoder = new RecordIODecoder();
     const lost = (reason: string, error?: Error) => this.#lost(stream.generation, reason, error);
+    const { encoding, debug } = this.options;
+    this.#paused = false;
     response.on('data', (chunk: Buffer) => {
       if (stream.generation !== this.#generation) return;
-      let events: SchedulerEvent[];
+      let records: Uint8Array[];
       try {
-        events = decoder.push(chunk).map((record) => schedulerEvent.decode(record, this.options.encoding));
+        records = decoder.push(chunk);
       } catch (err) {
-        lost('undecodable event stream', errorOf(err));
+        lost('bad RecordIO framing in the event stream', errorOf(err));
         return;
       }
-      this.#lastEventAt = Date.now();
-      for (const event of events) {
+      if (records.length > 0) this.#lastEventAt = Date.now();
+      for (const record of records) {
         if (stream.generation !== this.#generation) return;
+        let event: SchedulerEvent;
+        try {
+          event = schedulerEvent.decode(record, encoding);
+        } catch (err) {
+          lost('undecodable event in the event stream', errorOf(err));
+          return;
+        }
+        if (debug) this.#log.trace('event received', { type: event.type, bytes: record.byteLength });
         this.#receive(event);
       }
+      this.#flow();
     });
     response.once('end', () => lost('the master ended the event stream'));
     response.once('error', (err) => lost('the event stream failed', err));
@@ -521,19 +652,34 @@ export class MesosSchedulerClient implements AsyncDisposable {
         masterInfo: s.master_info,
         master: this.#leader.href,
         resubscribed: this.#subscribedCount++ > 0,
+        resumed: this.#resuming,
       };
-      this.#log.info('subscribed', { frameworkId: info.frameworkId, master: info.master });
+      this.#log.info('subscribed', {
+        frameworkId: info.frameworkId,
+        master: info.master,
+        resumed: info.resumed,
+      });
+      this.#saveFrameworkId(info.frameworkId);
       this.#pushStatus({ type: 'subscribed', frameworkId: info.frameworkId, master: info.master });
       this.#pendingSubscribe?.resolve();
       this.#pendingSubscribe = undefined;
       this.#events?.push(event);
       this.#dispatch('subscribed', info);
+      if (info.resumed && this.options.reconcileOnResubscribe === 'implicit') {
+        // Offers died with the old subscription; task states may have moved while we were away.
+        this.reconcile().catch((err: unknown) => {
+          this.#log.warn('implicit reconciliation after resubscribe failed', { error: errorOf(err) });
+        });
+      }
       return;
     }
     if (event.type === 'ERROR') {
       const message = event.error?.message ?? 'unknown error';
       this.#log.error('master sent ERROR', { message });
       const err = new SubscriptionLostError(`the master sent ERROR: ${message}`);
+      // The framework is gone for good (torn down, or failover_timeout expired): forget its id
+      // so that the next connect() registers a new framework.
+      if (message === FRAMEWORK_REMOVED) this.#clearFrameworkId();
       this.#events?.push(event);
       this.#dispatch('error', message);
       this.#stopping = true;
@@ -541,7 +687,7 @@ export class MesosSchedulerClient implements AsyncDisposable {
       this.#pendingSubscribe = undefined;
       // Fatal for the stream and, since a re-subscription would fight a newer scheduler or a
       // removed framework, for the client.
-      this.#dispatching.then(() => this.#close(err));
+      this.#dispatching.then(() => this.#storeOps).then(() => this.#close(err));
       return;
     }
     this.#events?.push(event);
@@ -573,24 +719,61 @@ export class MesosSchedulerClient implements AsyncDisposable {
     arg: Parameters<SchedulerClientEvents[E]>[0],
     after?: (ok: boolean) => Promise<void> | void,
   ): void {
+    this.#pendingDispatches++;
     this.#dispatching = this.#dispatching.then(async () => {
-      const listeners = [...(this.#listeners.get(name) ?? [])];
-      const results = await Promise.allSettled(
-        listeners.map(async (fn) => (fn as (a: typeof arg) => unknown)(arg)),
-      );
-      let ok = true;
-      for (const r of results) {
-        if (r.status === 'rejected') {
-          ok = false;
-          this.#log.error('listener failed', { event: name, error: errorOf(r.reason) });
-        }
-      }
       try {
-        await after?.(ok);
-      } catch (err) {
-        this.#log.warn('after-listener step failed', { event: name, error: errorOf(err) });
+        await this.#runListeners(name, arg, after);
+      } finally {
+        this.#pendingDispatches--;
+        this.#flow();
       }
     });
+  }
+
+  async #runListeners<E extends EventName>(
+    name: E,
+    arg: Parameters<SchedulerClientEvents[E]>[0],
+    after?: (ok: boolean) => Promise<void> | void,
+  ): Promise<void> {
+    const listeners = [...(this.#listeners.get(name) ?? [])];
+    const results = await Promise.allSettled(
+      listeners.map(async (fn) => (fn as (a: typeof arg) => unknown)(arg)),
+    );
+    let ok = true;
+    for (const r of results) {
+      if (r.status === 'rejected') {
+        ok = false;
+        this.#log.error('listener failed', { event: name, error: errorOf(r.reason) });
+      }
+    }
+    try {
+      await after?.(ok);
+    } catch (err) {
+      this.#log.warn('after-listener step failed', { event: name, error: errorOf(err) });
+    }
+  }
+
+  /**
+   * Backpressure: pauses the subscription socket at the high-water mark and resumes it at the
+   * low-water mark. Never before SUBSCRIBED (a stalled subscribe would time out). While paused the
+   * heartbeat watchdog is off: silence is our doing, not the master's.
+   */
+  #flow(): void {
+    const response = this.#stream?.response;
+    const buffered = this.bufferedEvents;
+    const { highWaterMark, lowWaterMark } = this.options.eventBuffer;
+    if (!this.#paused) {
+      if (buffered < highWaterMark || response === undefined || this.#pendingSubscribe !== undefined) return;
+      this.#paused = true;
+      response.pause();
+      clearTimeout(this.#watchdog);
+      this.#log.debug('event buffer full, pausing the event stream', { buffered });
+    } else if (buffered <= lowWaterMark) {
+      this.#paused = false;
+      response?.resume();
+      this.#armWatchdog();
+      this.#log.debug('event buffer drained, resuming the event stream', { buffered });
+    }
   }
 
   #dispatchUpdate(status: TaskStatus): void {
@@ -603,20 +786,26 @@ export class MesosSchedulerClient implements AsyncDisposable {
         });
         return;
       }
-      try {
-        await this.acknowledge(status);
-      } catch (err) {
-        this.#log.warn('automatic acknowledge failed (Mesos will resend the update)', {
-          taskId: status.task_id.value,
-          state: status.state,
-          error: errorOf(err),
+      // Not awaited: the next event's callbacks need not wait for this ACK's round trip. The
+      // ACK counts as a buffered event until the master answered it.
+      this.#pendingAcks++;
+      this.acknowledge(status)
+        .catch((err: unknown) => {
+          this.#log.warn('automatic acknowledge failed (Mesos will resend the update)', {
+            taskId: status.task_id.value,
+            state: status.state,
+            error: errorOf(err),
+          });
+        })
+        .finally(() => {
+          this.#pendingAcks--;
+          this.#flow();
         });
-      }
     });
   }
 
   #armWatchdog(): void {
-    if (this.#heartbeatMs === undefined || this.#closed) return;
+    if (this.#heartbeatMs === undefined || this.#closed || this.#paused) return;
     clearTimeout(this.#watchdog);
     const limit = this.#heartbeatMs * this.options.heartbeatMissedIntervals;
     const generation = this.#generation;
@@ -637,6 +826,7 @@ export class MesosSchedulerClient implements AsyncDisposable {
     this.#stream = undefined;
     this.#generation++;
     stream.destroy();
+    this.#paused = false;
     clearTimeout(this.#watchdog);
     const pending = this.#pendingSubscribe;
     this.#pendingSubscribe = undefined;
@@ -685,6 +875,7 @@ export class MesosSchedulerClient implements AsyncDisposable {
   #close(error?: Error): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#openGate();
     this.#closedError = error;
     clearTimeout(this.#watchdog);
     clearTimeout(this.#reconnectTimer);
@@ -697,7 +888,7 @@ export class MesosSchedulerClient implements AsyncDisposable {
     this.#pendingSubscribe?.reject(error ?? new NotSubscribedError('closed while subscribing'));
     this.#pendingSubscribe = undefined;
     this.#abort.abort();
-    this.#callAgent?.destroy();
+    this.#callAgent?.destroy().catch(() => {});
     this.#pushStatus({ type: 'closed', ...(error && { error }) });
     for (const queue of this.#statusQueues) queue.end();
     this.#statusQueues.clear();
@@ -713,6 +904,7 @@ export class MesosSchedulerClient implements AsyncDisposable {
   async close(): Promise<void> {
     this.#close();
     await this.#dispatching;
+    await this.#storeOps;
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

@@ -6,7 +6,10 @@ export type {
 } from './client.js';
 export { MesosSchedulerClient } from './client.js';
 export { MesosHttpError, NotSubscribedError, SubscriptionLostError } from './errors.js';
+export type { FrameworkIdStore } from './framework-id-store.js';
+export { fileFrameworkIdStore, memoryFrameworkIdStore } from './framework-id-store.js';
 export type {
+  EventBufferOptions,
   FrameworkInfoInput,
   MesosSchedulerClientOptions,
   ReconnectOptions,
@@ -15,8 +18,11 @@ export type {
 export {
   DEFAULT_CALL_TIMEOUT_MS,
   DEFAULT_ENCODING,
+  DEFAULT_EVENT_BUFFER_HIGH_WATER_MARK,
+  DEFAULT_EVENT_BUFFER_LOW_WATER_MARK,
   DEFAULT_HEARTBEAT_MISSED_INTERVALS,
   DEFAULT_MAX_REDIRECTS,
+  DEFAULT_RECONCILE_ON_RESUBSCRIBE,
   DEFAULT_RECONNECT_INITIAL_MS,
   DEFAULT_RECONNECT_JITTER,
   DEFAULT_RECONNECT_MAX_MS,

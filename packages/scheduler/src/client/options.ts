@@ -12,6 +12,7 @@ import {
   type MesosEncoding,
   silentLogger,
 } from '@mesoskit/protocol';
+import type { FrameworkIdStore } from './framework-id-store.js';
 
 /** The scheduler endpoint path appended to a master URL given without a path. */
 export const SCHEDULER_API_PATH = '/api/v1/scheduler';
@@ -22,6 +23,9 @@ export const DEFAULT_RECONNECT_MAX_MS = 15_000;
 export const DEFAULT_RECONNECT_JITTER = 0.2;
 export const DEFAULT_MAX_REDIRECTS = 5;
 export const DEFAULT_CALL_TIMEOUT_MS = 75_000;
+export const DEFAULT_RECONCILE_ON_RESUBSCRIBE = 'implicit';
+export const DEFAULT_EVENT_BUFFER_HIGH_WATER_MARK = 1024;
+export const DEFAULT_EVENT_BUFFER_LOW_WATER_MARK = 256;
 
 /** A FrameworkInfo whose `user` may be left out (it defaults to the OS user). */
 export type FrameworkInfoInput = Omit<FrameworkInfo, 'user'> & { user?: string };
@@ -33,6 +37,19 @@ export interface ReconnectOptions {
   maxMs?: number;
   /** Fraction of each delay removed at random (0 = none, 1 = full jitter). @default 0.2 */
   jitter?: number;
+}
+
+/**
+ * Flow control of the event stream. Events waiting for the `events()` consumer plus events whose
+ * callbacks have not settled yet are "buffered". At `highWaterMark` the client stops reading the
+ * subscription socket (the master's writes then back up through TCP); below `lowWaterMark` it
+ * reads again. Nothing is ever dropped.
+ */
+export interface EventBufferOptions {
+  /** @default 1024 */
+  highWaterMark?: number;
+  /** @default 256 */
+  lowWaterMark?: number;
 }
 
 export interface MesosSchedulerClientOptions {
@@ -73,6 +90,29 @@ export interface MesosSchedulerClientOptions {
   logger?: Logger;
   /** Random source for jitter (tests). @default Math.random */
   random?: () => number;
+  /**
+   * Where the framework id is kept between runs. `connect()` loads it and subscribes with it
+   * (failover to the existing framework), every SUBSCRIBED saves it, `ERROR Framework has been
+   * removed` and `teardown()` clear it. An explicit `framework.id` wins over the stored id.
+   * @default none (the id lives only as long as the client)
+   */
+  frameworkIdStore?: FrameworkIdStore;
+  /**
+   * What to do after a SUBSCRIBED that resumed an existing framework (every reconnect, and a
+   * `connect()` with a known framework id): `'implicit'` sends an implicit RECONCILE (the master
+   * answers with the latest state of every task it knows, as updates without uuid); `'none'`
+   * leaves reconciliation to you (e.g. explicit reconciliation of the tasks you track).
+   * @default 'implicit'
+   */
+  reconcileOnResubscribe?: 'implicit' | 'none';
+  /** Flow control of the event stream; see {@link EventBufferOptions}. */
+  eventBuffer?: EventBufferOptions;
+  /**
+   * Wire tracing: logs every call sent and every event received at `trace` level (type, byte
+   * sizes, HTTP status, time). Never logs credentials, headers or payloads.
+   * @default false
+   */
+  debug?: boolean;
 }
 
 export interface ResolvedSchedulerClientOptions {
@@ -88,6 +128,10 @@ export interface ResolvedSchedulerClientOptions {
   callTimeoutMs: number;
   logger: Logger;
   random: () => number;
+  frameworkIdStore: FrameworkIdStore | undefined;
+  reconcileOnResubscribe: 'implicit' | 'none';
+  eventBuffer: Required<EventBufferOptions>;
+  debug: boolean;
 }
 
 function positive(name: string, value: number | undefined, fallback: number, allowZero = false): number {
@@ -157,6 +201,36 @@ export function resolveSchedulerClientOptions(
   if (maxMs < initialMs) throw new InvalidOptionsError('reconnect.maxMs must be >= reconnect.initialMs');
   const jitter = positive('reconnect.jitter', options.reconnect?.jitter, DEFAULT_RECONNECT_JITTER, true);
   if (jitter > 1) throw new InvalidOptionsError('reconnect.jitter must be between 0 and 1');
+  const reconcileOnResubscribe = options.reconcileOnResubscribe ?? DEFAULT_RECONCILE_ON_RESUBSCRIBE;
+  if (reconcileOnResubscribe !== 'implicit' && reconcileOnResubscribe !== 'none') {
+    throw new InvalidOptionsError(
+      `reconcileOnResubscribe must be 'implicit' or 'none', got ${String(reconcileOnResubscribe)}`,
+    );
+  }
+  const store = options.frameworkIdStore;
+  if (
+    store !== undefined &&
+    (store === null ||
+      typeof store.load !== 'function' ||
+      typeof store.save !== 'function' ||
+      typeof store.clear !== 'function')
+  ) {
+    throw new InvalidOptionsError('frameworkIdStore must have load(), save() and clear()');
+  }
+  const highWaterMark = positive(
+    'eventBuffer.highWaterMark',
+    options.eventBuffer?.highWaterMark,
+    DEFAULT_EVENT_BUFFER_HIGH_WATER_MARK,
+  );
+  const lowWaterMark = positive(
+    'eventBuffer.lowWaterMark',
+    options.eventBuffer?.lowWaterMark,
+    Math.min(DEFAULT_EVENT_BUFFER_LOW_WATER_MARK, Math.floor(highWaterMark / 4)),
+    true,
+  );
+  if (lowWaterMark >= highWaterMark) {
+    throw new InvalidOptionsError('eventBuffer.lowWaterMark must be below eventBuffer.highWaterMark');
+  }
   return {
     masters,
     framework,
@@ -179,5 +253,9 @@ export function resolveSchedulerClientOptions(
     callTimeoutMs: positive('callTimeoutMs', options.callTimeoutMs, DEFAULT_CALL_TIMEOUT_MS),
     logger: options.logger ?? silentLogger,
     random: options.random ?? Math.random,
+    frameworkIdStore: store,
+    reconcileOnResubscribe,
+    eventBuffer: { highWaterMark, lowWaterMark },
+    debug: options.debug === true,
   };
 }

@@ -284,6 +284,8 @@ export function resolveTaskSchedulerOptions(options: TaskSchedulerOptions): Reso
       checkpoint: fw.checkpoint ?? true,
     },
     ack: 'auto',
+    // Its own explicit reconciliation of what it launched replaces the client's implicit one.
+    reconcileOnResubscribe: rest.reconcileOnResubscribe ?? 'none',
   };
   if (timeoutMs !== undefined) nonNegative('timeoutMs', timeoutMs, 0);
   if (packing !== undefined && typeof packing !== 'function')

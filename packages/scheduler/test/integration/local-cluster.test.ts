@@ -1,10 +1,13 @@
 /**
  * MesosSchedulerClient against the real local cluster (master + agent + command executor).
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { type Offer, parseResources, type TaskStatus } from '@mesoskit/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalCluster, startLocalCluster } from '../../../local-cluster/src/index.js';
-import { MesosSchedulerClient } from '../../src/index.js';
+import { fileFrameworkIdStore, MesosSchedulerClient, SubscriptionLostError } from '../../src/index.js';
 import { within } from '../fake-master.js';
 
 let cluster: LocalCluster;
@@ -127,5 +130,69 @@ describe('MesosSchedulerClient on the local cluster', () => {
     const status = await within('TASK_FINISHED after the resubscription', 15_000, finished);
     expect(status.task_id.value).toBe('slow-1');
     await client.teardown();
+  });
+
+  it('fails over through a file FrameworkIdStore: a second client gets the same framework id, and its task is still running', async ({
+    task,
+  }) => {
+    const dir = await mkdtemp(join(tmpdir(), 'mesoskit-failover-'));
+    try {
+      const path = join(dir, 'state', 'framework-id');
+      const options = {
+        master: cluster.masterUrl,
+        framework: { name: task.name, failover_timeout: 60 },
+      };
+      const first = await MesosSchedulerClient.connect({
+        ...options,
+        frameworkIdStore: fileFrameworkIdStore(path),
+      });
+      const frameworkId = first.frameworkId!;
+      expect(await fileFrameworkIdStore(path).load()).toBe(frameworkId);
+      const running = new Promise<void>((resolve) =>
+        first.on('update', (status) => {
+          if (status.state === 'TASK_RUNNING') resolve();
+        }),
+      );
+      const offer = await firstOffer(first);
+      await first.launch(
+        [offer.id],
+        [
+          {
+            name: 'long',
+            task_id: { value: 'long-1' },
+            agent_id: offer.agent_id,
+            resources: parseResources('cpus:0.1;mem:32'),
+            command: { value: 'sleep 30' },
+          },
+        ],
+      );
+      await within('TASK_RUNNING on the first client', 10_000, running);
+
+      // A new client object with its own store object on the same file: a restarted scheduler.
+      await using second = await MesosSchedulerClient.connect({
+        ...options,
+        frameworkIdStore: fileFrameworkIdStore(path),
+      });
+      const reconciled = new Promise<TaskStatus>((resolve) =>
+        second.on('update', (status) => {
+          if (status.reason === 'REASON_RECONCILIATION') resolve(status);
+        }),
+      );
+      expect(second.frameworkId).toBe(frameworkId);
+      // The master told the first subscription it lost; the first client closed.
+      const firstClosed = await within('the first client to close', 5000, first.closed());
+      expect(firstClosed).toBeInstanceOf(SubscriptionLostError);
+      expect(firstClosed?.message).toContain('Framework failed over');
+      // reconcileOnResubscribe 'implicit' (the default): the master reports the task, still running.
+      const status = await within('the implicit reconciliation answer', 10_000, reconciled);
+      expect(status.task_id.value).toBe('long-1');
+      expect(status.state).toBe('TASK_RUNNING');
+      expect(status.uuid).toBeUndefined();
+
+      await second.teardown();
+      expect(await fileFrameworkIdStore(path).load()).toBeUndefined();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
