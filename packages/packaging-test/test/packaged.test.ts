@@ -6,7 +6,8 @@
  * cluster through the globally installed `mesoskit-executor`.
  *
  * Needs every published package built (turbo's `^build`), `pnpm` and `npm` on PATH, and the npm
- * registry for the third-party dependencies (@msgpack/msgpack, protobufjs).
+ * registry for the third-party dependencies (@msgpack/msgpack, protobufjs); turbo.json passes
+ * the network settings (proxies, CA certificates, npm_config_*) through turbo's strict env.
  */
 import { spawn } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -117,7 +118,17 @@ describe('the packed packages, installed outside the workspace', () => {
     for (const file of ['framework.mjs', 'handlers.mjs', 'tasks.mjs']) {
       await copyFile(join(APP_DIR, file), join(app, file));
     }
-    const npmFlags = ['--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'];
+    // Cached metadata and tarballs are used when present; a registry that cannot be reached
+    // fails within seconds (not npm's minute of retries), with the requests in the message.
+    const npmFlags = [
+      '--no-audit',
+      '--no-fund',
+      '--prefer-offline',
+      '--fetch-retries=2',
+      '--fetch-retry-mintimeout=1000',
+      '--fetch-retry-maxtimeout=5000',
+      '--loglevel=http',
+    ];
     await step(
       'npm install (the four tarballs)',
       'npm',
@@ -128,7 +139,8 @@ describe('the packed packages, installed outside the workspace', () => {
       },
     );
     // The agent: the executor installed globally into its own prefix. Its dependency
-    // @mesoskit/protocol is not on the registry, so its tarball is installed alongside.
+    // @mesoskit/protocol is not on the registry (npm asks, gets a 404, and takes the tarball
+    // installed alongside).
     await step(
       'npm i -g --prefix agent (executor)',
       'npm',
