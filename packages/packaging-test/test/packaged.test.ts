@@ -101,7 +101,7 @@ describe('the packed packages, installed outside the workspace', () => {
     for (const pkg of PUBLISHED) {
       await step(`pnpm pack (${pkg})`, 'pnpm', ['pack', '--pack-destination', packs], {
         cwd: join(PACKAGES_DIR, pkg),
-        timeoutMs: 30_000,
+        timeoutMs: 15_000,
       });
     }
     for (const file of await readdir(packs)) {
@@ -147,7 +147,9 @@ describe('the packed packages, installed outside the workspace', () => {
       ['install', '--global', '--prefix', agent, ...npmFlags, tarballs.executor!, tarballs.protocol!],
       { cwd: root, timeoutMs: 60_000 },
     );
-  }, 150_000);
+    // The steps' own limits (4 × 15 s, 2 × 60 s) add up to less than this hook's, so a slow step
+    // fails with its own message and output.
+  }, 200_000);
 
   afterAll(async () => {
     if (root !== '') await rm(root, { recursive: true, force: true });
