@@ -88,8 +88,11 @@ export interface TaskSchedulerCounters {
   cancelled: number;
   timedOut: number;
   retries: number;
+  /** Tasks in ACCEPT calls the master accepted. */
   launches: number;
   acceptCalls: number;
+  /** ACCEPT calls that failed (their tasks went back to the queue). */
+  acceptsFailed: number;
   offersReceived: number;
   offersDeclined: number;
   offersRescinded: number;
@@ -125,8 +128,10 @@ interface Run {
   readonly constraints: TaskConstraints | undefined;
   readonly labels: mesos.v1.Labels | undefined;
   readonly retry: ResolvedRetry;
-  /** Launches so far. */
+  /** Attempts so far (what `maxAttempts` counts; an attempt whose ACCEPT failed does not count). */
   attempts: number;
+  /** Launches so far, for Mesos task ids. */
+  launchSeq: number;
   current: Attempt | undefined;
   state: 'queued' | 'delayed' | 'launched' | 'settled';
   pendingReason: string | undefined;
@@ -175,6 +180,8 @@ const LOST_STATES = new Set([
   'TASK_ERROR',
 ]);
 
+const NO_EXECUTORS: ReadonlySet<string> = new Set();
+
 /** States of a task that still runs (or is about to). */
 const ALIVE_STATES = new Set(['TASK_STAGING', 'TASK_STARTING', 'TASK_RUNNING']);
 
@@ -214,6 +221,11 @@ export class TaskScheduler implements AsyncDisposable {
   readonly #signalRuns = new WeakMap<AbortSignal, Set<Run>>();
   readonly #attempts = new Map<string, Attempt>();
   readonly #executors = new Map<string, Map<string, ExecutorSlot>>();
+  /**
+   * Every executor id launched per agent (`agentId\nexecutorId`). stop() shuts all of them down:
+   * an executor that died can be started again by a launch sent before we heard of its death.
+   */
+  readonly #everLaunched = new Set<string>();
   /** Executor generations per agent and executor name, so a replaced executor gets a new id. */
   readonly #generations = new Map<string, number>();
   readonly #offers = new Map<string, HeldOffer>();
@@ -250,6 +262,7 @@ export class TaskScheduler implements AsyncDisposable {
     retries: 0,
     launches: 0,
     acceptCalls: 0,
+    acceptsFailed: 0,
     offersReceived: 0,
     offersDeclined: 0,
     offersRescinded: 0,
@@ -383,6 +396,7 @@ export class TaskScheduler implements AsyncDisposable {
           : { labels: Object.entries(options.labels).map(([key, value]) => ({ key, value })) },
       retry: resolveRetry('retry', options.retry, this.options.retry),
       attempts: 0,
+      launchSeq: 0,
       current: undefined,
       state: 'queued',
       pendingReason: undefined,
@@ -738,7 +752,9 @@ export class TaskScheduler implements AsyncDisposable {
         hostname: first.hostname,
         attributes: first.attributes ?? [],
         available: offeredScalars(offers),
-        executors: new Set(this.#executors.get(agentId)?.keys() ?? []),
+        // Always room for the executor, once per agent and round, even when ours runs there:
+        // the master may already know it died (and charge a new one) before we hear of it.
+        executors: NO_EXECUTORS,
         offers,
       });
     }
@@ -818,13 +834,16 @@ export class TaskScheduler implements AsyncDisposable {
         if (this.frameworkId !== undefined) info.framework_id = { value: this.frameworkId };
         slot = { executor: run.executor, executorId, info, active: 0, idleTimer: undefined };
         slots.set(run.executor.name, slot);
+        this.#everLaunched.add(`${agentId}\n${executorId}`);
         this.#counters.executorsLaunched++;
       }
       slot.active++;
       clearTimeout(slot.idleTimer);
       slot.idleTimer = undefined;
       const number = ++run.attempts;
-      const mesosTaskId = `${run.id}.${number}`;
+      // Mesos task ids are never reused, even for an attempt whose ACCEPT failed (it may have
+      // reached the master anyway): `<taskId>.<n>` counts every launch.
+      const mesosTaskId = `${run.id}.${++run.launchSeq}`;
       const attempt: Attempt = {
         run,
         number,
@@ -860,7 +879,6 @@ export class TaskScheduler implements AsyncDisposable {
         executorId: slot.executorId,
       });
     }
-    this.#counters.launches += tasks.length;
     this.#counters.acceptCalls++;
     this.client
       .accept(
@@ -868,21 +886,30 @@ export class TaskScheduler implements AsyncDisposable {
         [{ type: 'LAUNCH', launch: { task_infos: tasks } }],
         { refuse_seconds: 0 },
       )
-      .catch((err: unknown) => {
-        // Not accepted: nothing was launched. Put the runs back in front of the queue.
-        this.#log.warn('ACCEPT failed; requeueing its tasks', {
-          agentId,
-          tasks: tasks.length,
-          error: errorOf(err),
-        });
-        for (const attempt of attempts) {
-          if (this.#attempts.get(attempt.mesosTaskId) !== attempt) continue;
-          this.#attempts.delete(attempt.mesosTaskId);
-          this.#releaseExecutor(attempt);
-          const run = attempt.run;
-          if (run.current === attempt && run.state === 'launched') this.#enqueue(run, true);
-        }
-      });
+      .then(
+        () => {
+          this.#counters.launches += tasks.length;
+        },
+        (err: unknown) => {
+          // Not accepted: nothing was launched. Put the runs back in front of the queue.
+          this.#log.warn('ACCEPT failed; requeueing its tasks', {
+            agentId,
+            tasks: tasks.length,
+            error: errorOf(err),
+          });
+          this.#counters.acceptsFailed++;
+          for (const attempt of attempts) {
+            if (this.#attempts.get(attempt.mesosTaskId) !== attempt) continue;
+            this.#attempts.delete(attempt.mesosTaskId);
+            this.#releaseExecutor(attempt);
+            const run = attempt.run;
+            if (run.current === attempt && run.state === 'launched') {
+              run.attempts--; // not an attempt: it never ran (if it did after all, it is an orphan and killed)
+              this.#enqueue(run, true);
+            }
+          }
+        },
+      );
   }
 
   /** Declines held offers past their hold time. Returns how many. */
@@ -955,12 +982,19 @@ export class TaskScheduler implements AsyncDisposable {
       this.#executors.delete(agentId);
       return;
     }
+    this.#executorGone(agentId, failure.executor_id.value, failure.status);
+  }
+
+  /** Forgets an executor that ended: the next task for that agent starts a new one (a new id). */
+  #executorGone(agentId: string, executorId: string, status?: number): void {
+    const slots = this.#executors.get(agentId);
+    if (slots === undefined) return;
     for (const [name, slot] of slots) {
-      if (slot.executorId !== failure.executor_id.value) continue;
+      if (slot.executorId !== executorId) continue;
       clearTimeout(slot.idleTimer);
       slots.delete(name);
       this.#counters.executorsLost++;
-      this.#log.info('executor terminated', { agentId, executorId: slot.executorId, status: failure.status });
+      this.#log.info('executor terminated', { agentId, executorId, status });
     }
   }
 
@@ -999,6 +1033,8 @@ export class TaskScheduler implements AsyncDisposable {
     }
     this.#attempts.delete(attempt.mesosTaskId);
     this.#releaseExecutor(attempt);
+    if (status.reason === 'REASON_EXECUTOR_TERMINATED')
+      this.#executorGone(attempt.agentId, attempt.executorId);
     if (stale || run.state === 'settled') return;
     run.current = undefined;
     if (
@@ -1287,11 +1323,11 @@ export class TaskScheduler implements AsyncDisposable {
       }
       this.#declineExpired(Date.now());
       const shutdowns: Promise<void>[] = [];
-      for (const [agentId, slots] of this.#executors) {
-        for (const slot of slots.values()) {
-          clearTimeout(slot.idleTimer);
-          shutdowns.push(this.client.shutdown(slot.executorId, agentId).catch(() => {}));
-        }
+      for (const slots of this.#executors.values())
+        for (const slot of slots.values()) clearTimeout(slot.idleTimer);
+      for (const key of this.#everLaunched) {
+        const [agentId, executorId] = key.split('\n') as [string, string];
+        shutdowns.push(this.client.shutdown(executorId, agentId).catch(() => {}));
       }
       this.#executors.clear();
       await Promise.all(shutdowns);
