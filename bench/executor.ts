@@ -3,6 +3,9 @@
  * cold start (spawn → SUBSCRIBE at the agent), executor CPU per no-op task in each encoding, and
  * 1,000 concurrent in-flight async tasks in one executor. CPU and memory come from /proc for the
  * executor process only (Linux).
+ *
+ * `MESOSKIT_BENCH_PROFILE=/some/dir pnpm bench --only executor` writes a CPU profile of every
+ * executor process there (node --cpu-prof), one `.cpuprofile` file per process.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -16,7 +19,10 @@ const HANDLERS = fileURLToPath(new URL('../packages/executor/bench/handlers.mjs'
 const TICKS_PER_SECOND = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
 
 function startExecutor(agent: FakeAgent, args: string[] = []): ChildProcess {
-  return spawn(process.execPath, [CLI, '--handlers', HANDLERS, '--log-level', 'warn', ...args], {
+  const profile = process.env.MESOSKIT_BENCH_PROFILE
+    ? ['--cpu-prof', `--cpu-prof-dir=${process.env.MESOSKIT_BENCH_PROFILE}`]
+    : [];
+  return spawn(process.execPath, [...profile, CLI, '--handlers', HANDLERS, '--log-level', 'warn', ...args], {
     env: { PATH: process.env.PATH ?? '', ...agent.env() },
     stdio: ['ignore', 'ignore', 'inherit'],
   });

@@ -127,6 +127,15 @@ interface TaskRun {
   runningTimer?: ReturnType<typeof setTimeout>;
   killDeadline?: number;
   killMessage?: string;
+  /** The task group it was launched in (LAUNCH_GROUP). */
+  group?: TaskGroup;
+}
+
+/** The tasks of one LAUNCH_GROUP: when one fails or is killed, the others are killed (as Mesos' default executor does). */
+interface TaskGroup {
+  readonly runs: TaskRun[];
+  /** The group is being killed (so a member's end does not kill it again). */
+  killing: boolean;
 }
 
 interface PendingUpdate {
@@ -150,6 +159,8 @@ class ExecutorRuntime implements Executor {
   #launched = 0;
   #connected = false;
   #subscribedOnce = false;
+  /** The framework has the TASK_KILLING_STATE capability (from SUBSCRIBED's framework_info). */
+  #taskKillingState = false;
   #onFirstSubscribed: (() => void) | undefined;
   #agentId: string;
   #shuttingDown = false;
@@ -331,7 +342,7 @@ class ExecutorRuntime implements Executor {
           if (event.launch) this.#onLaunch(event.launch.task);
           return;
         case 'LAUNCH_GROUP':
-          for (const task of event.launch_group?.task_group.tasks ?? []) this.#onLaunch(task);
+          if (event.launch_group) this.#onLaunchGroup(event.launch_group.task_group.tasks ?? []);
           return;
         case 'KILL':
           if (event.kill) this.#onKill(event.kill.task_id.value, event.kill.kill_policy);
@@ -371,6 +382,8 @@ class ExecutorRuntime implements Executor {
     this.#recoveryTimer = undefined;
     const agentId = subscribed?.agent_info.id?.value;
     if (agentId) this.#agentId = agentId;
+    const capabilities = subscribed?.framework_info.capabilities;
+    if (capabilities) this.#taskKillingState = capabilities.some((c) => c.type === 'TASK_KILLING_STATE');
     this.#log.info(this.#subscribedOnce ? 're-subscribed' : 'subscribed', {
       agentId: this.#agentId,
       containerId: subscribed?.container_id?.value,
@@ -388,32 +401,81 @@ class ExecutorRuntime implements Executor {
   // Launch and run
 
   #onLaunch(info: TaskInfo): void {
-    const id = info.task_id.value;
-    if (this.#tasks.has(id)) {
-      this.#log.warn('ignored a second LAUNCH of a known task', { taskId: id });
-      return;
-    }
-    this.#launched++;
-    this.#clearIdle();
-    const run: TaskRun = { id, info, state: 'queued', controller: new AbortController(), acked: false };
-    this.#tasks.set(id, run);
+    const run = this.#register(info);
+    if (!run) return;
     if (this.#shuttingDown) {
       this.#finish(run, 'TASK_KILLED', { message: `${KILLED}: the executor is shutting down` });
       return;
     }
     const rejected = this.#prepare(run);
     if (rejected) {
-      const failure = toWireFailure(rejected, { includeStack: false });
-      this.#log.warn('task rejected', { taskId: id, code: rejected.code, reason: rejected.message });
-      this.#finish(run, 'TASK_FAILED', {
-        message: failureSummary(failure),
-        reason: 'REASON_TASK_INVALID',
-        data: encodeResultEnvelope({ ok: false, failure }),
-      });
+      this.#reject(run, rejected);
       return;
     }
     this.#queue.push(run);
     this.#pump();
+  }
+
+  /**
+   * LAUNCH_GROUP: the tasks run as one group. If any member cannot run (bad envelope, unknown
+   * task), it fails and the others are killed before they start; later, a member that fails or
+   * is killed gets the others killed (see `#finish`).
+   */
+  #onLaunchGroup(infos: readonly TaskInfo[]): void {
+    const group: TaskGroup = { runs: [], killing: false };
+    for (const info of infos) {
+      const run = this.#register(info);
+      if (!run) continue;
+      run.group = group;
+      group.runs.push(run);
+    }
+    if (group.runs.length === 0) return;
+    if (this.#shuttingDown) {
+      group.killing = true;
+      for (const run of group.runs)
+        this.#finish(run, 'TASK_KILLED', { message: `${KILLED}: the executor is shutting down` });
+      return;
+    }
+    const rejected = group.runs.map((run) => this.#prepare(run));
+    const first = rejected.findIndex((r) => r !== undefined);
+    if (first >= 0) {
+      // Every invalid member fails; the others are killed before they start.
+      group.killing = true;
+      group.runs.forEach((run, i) => {
+        const why = rejected[i];
+        if (why) this.#reject(run, why);
+      });
+      const message = `${KILLED}: task ${group.runs[first]!.id} of its task group ended in TASK_FAILED`;
+      for (const run of group.runs) this.#kill(run, 0, message);
+      return;
+    }
+    for (const run of group.runs) this.#queue.push(run);
+    this.#pump();
+  }
+
+  /** A new run for a launched task, or undefined (logged) for a task id already known. */
+  #register(info: TaskInfo): TaskRun | undefined {
+    const id = info.task_id.value;
+    if (this.#tasks.has(id)) {
+      this.#log.warn('ignored a second LAUNCH of a known task', { taskId: id });
+      return undefined;
+    }
+    this.#launched++;
+    this.#clearIdle();
+    const run: TaskRun = { id, info, state: 'queued', controller: new AbortController(), acked: false };
+    this.#tasks.set(id, run);
+    return run;
+  }
+
+  /** TASK_FAILED for a task that cannot run, with a non-retryable failure naming why. */
+  #reject(run: TaskRun, rejected: LaunchError): void {
+    const failure = toWireFailure(rejected, { includeStack: false });
+    this.#log.warn('task rejected', { taskId: run.id, code: rejected.code, reason: rejected.message });
+    this.#finish(run, 'TASK_FAILED', {
+      message: failureSummary(failure),
+      reason: 'REASON_TASK_INVALID',
+      data: encodeResultEnvelope({ ok: false, failure }),
+    });
   }
 
   /** Decodes the launch envelope and finds the handler; returns why the task cannot run, if so. */
@@ -478,7 +540,7 @@ class ExecutorRuntime implements Executor {
     else {
       run.runningTimer = setTimeout(() => {
         run.runningTimer = undefined;
-        if (run.state !== 'done') this.#sendUpdate(run, 'TASK_RUNNING', {});
+        if (run.state === 'running') this.#sendUpdate(run, 'TASK_RUNNING', {});
       }, delay);
     }
     let log: Logger | undefined;
@@ -616,6 +678,7 @@ class ExecutorRuntime implements Executor {
     run.messages?.close();
     run.throttle?.stop();
     run.terminalUuid = this.#sendUpdate(run, state, extra);
+    if (run.group && (state === 'TASK_FAILED' || state === 'TASK_KILLED')) this.#killGroup(run, state);
     this.#pump();
     this.#checkIdle();
     this.#notify();
@@ -638,11 +701,37 @@ class ExecutorRuntime implements Executor {
     this.#kill(run, graceMs, KILLED);
   }
 
-  /** Aborts a run's signal; reports TASK_KILLED when it settles, at the latest after `graceMs`. */
-  #kill(run: TaskRun, graceMs: number, message: string): void {
+  /**
+   * A member of a task group failed or was killed: kill the others, as Mesos' default executor
+   * does (each with the executor's default grace, TASK_KILLING first when the framework has the
+   * capability, then TASK_KILLED; no reason). Not while shutting down (SHUTDOWN kills them all).
+   */
+  #killGroup(cause: TaskRun, state: TaskState): void {
+    const group = cause.group!;
+    if (group.killing || this.#shuttingDown) return;
+    group.killing = true;
+    const others = group.runs.filter((r) => r !== cause && r.state !== 'done');
+    if (others.length === 0) return;
+    this.#log.info('killing the task group of a task that ended', {
+      taskId: cause.id,
+      state,
+      tasks: others.map((r) => r.id),
+    });
+    const message = `${KILLED}: task ${cause.id} of its task group ended in ${state}`;
+    for (const run of others)
+      if (run.state !== 'killing') this.#kill(run, this.#o.killGracePeriodMs, message);
+  }
+
+  /**
+   * Aborts a run's signal; reports TASK_KILLED when it settles, at the latest after `graceMs`.
+   * A running task first gets TASK_KILLING when the framework has the TASK_KILLING_STATE
+   * capability (and `announce` is on: not when the agent is gone).
+   */
+  #kill(run: TaskRun, graceMs: number, message: string, announce = true): void {
     if (run.state === 'done') return;
     if (run.state === 'queued') {
-      this.#finish(run, 'TASK_KILLED', { message: `${message} before it started` });
+      const before = message === KILLED ? `${KILLED} before it started` : `${message} (before it started)`;
+      this.#finish(run, 'TASK_KILLED', { message: before });
       return;
     }
     const deadline = Date.now() + graceMs;
@@ -655,6 +744,9 @@ class ExecutorRuntime implements Executor {
       run.killMessage = message;
       run.throttle?.stop();
       run.messages?.close();
+      if (run.runningTimer !== undefined) clearTimeout(run.runningTimer);
+      run.runningTimer = undefined;
+      if (announce && this.#taskKillingState) this.#sendUpdate(run, 'TASK_KILLING', {});
       run.controller.abort(abortReason());
     }
     run.killDeadline = deadline;
@@ -700,7 +792,7 @@ class ExecutorRuntime implements Executor {
     this.#clearIdle();
     const killWindow = Math.min(this.#o.killGracePeriodMs, this.#o.environment.shutdownGracePeriodMs / 2);
     for (const run of [...this.#tasks.values()])
-      this.#kill(run, killWindow, `${KILLED}: the agent went away`);
+      this.#kill(run, killWindow, `${KILLED}: the agent went away`, false);
     await this.#until(() => this.#active() === 0, Number.POSITIVE_INFINITY);
     this.#log.error('executor exiting', { reason, error: error.message });
     this.#close(reason, error);

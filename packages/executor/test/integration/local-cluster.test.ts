@@ -211,6 +211,48 @@ describe('the executor on the local cluster', () => {
     s.stream.close();
   });
 
+  it('LAUNCH_GROUP: a KILL of one member kills the group, with TASK_KILLING for a TASK_KILLING_STATE framework', async () => {
+    const s = await session(
+      cluster.masterUrl,
+      frameworkInfo({ name: 'it-group', capabilities: [{ type: 'TASK_KILLING_STATE' }] }),
+    );
+    const [offer] = await s.stream.offers();
+    const member = (id: string): mesos.v1.TaskInfo => {
+      const { executor: _, ...info } = task(s, offer!, id, waitKill, {});
+      return info;
+    };
+    const res = await s.accept(
+      [offer!.id.value],
+      [
+        {
+          type: 'LAUNCH_GROUP',
+          launch_group: {
+            executor: {
+              ...executorInfo(s.frameworkId),
+              type: 'CUSTOM',
+              resources: parseResources('cpus:0.1;mem:32;disk:10'),
+            },
+            task_group: { tasks: [member('m1'), member('m2')] },
+          },
+        },
+      ],
+    );
+    expect(res.status).toBe(202);
+    await nextState(s, 'm1', 'TASK_RUNNING');
+    await nextState(s, 'm2', 'TASK_RUNNING');
+    await s.call({ type: 'KILL', kill: { task_id: { value: 'm1' }, agent_id: offer!.agent_id } });
+    const m1 = await untilTerminal(s, 'm1');
+    const m2 = await untilTerminal(s, 'm2');
+    expect(m1.states).toEqual(['TASK_KILLING', 'TASK_KILLED']);
+    expect(m2.states).toEqual(['TASK_KILLING', 'TASK_KILLED']);
+    expect(m2.status).toMatchObject({
+      source: 'SOURCE_EXECUTOR',
+      message: 'Task killed: task m1 of its task group ended in TASK_KILLED',
+    });
+    await shutdownExecutor(s, offer!);
+    s.stream.close();
+  });
+
   it('SHUTDOWN kills running tasks with TASK_KILLED from the executor, which then exits 0', async () => {
     const s = await session(cluster.masterUrl, frameworkInfo({ name: 'it-shutdown' }));
     const [offer] = await s.stream.offers();
