@@ -11,15 +11,16 @@
  */
 import net from 'node:net';
 
+/** Called once per call: with the response status, or with the error that lost the call. */
+export type CallDone<C = unknown> = (error: Error | undefined, status: number, context: C) => void;
+
 interface Pending {
-  resolve: (status: number) => void;
-  reject: (err: Error) => void;
+  done: CallDone;
+  context: unknown;
   /** The request's bytes, kept to resend it once on a fresh connection. */
   bytes: Buffer;
   /** Already resent once. */
   retried: boolean;
-  /** Written to the current connection. */
-  written: boolean;
 }
 
 const CRLF2 = Buffer.from('\r\n\r\n');
@@ -38,6 +39,8 @@ export class CallChannel {
   #chunked = false;
   #status = 0;
   #closed = false;
+  /** How many of `#pending` (from the front) were written to the current connection. */
+  #written = 0;
 
   constructor(url: URL, headers: Record<string, string>) {
     this.#host = url.hostname.replace(/^\[|\]$/g, '');
@@ -49,16 +52,24 @@ export class CallChannel {
 
   /** Sends one request body; resolves with the response status. */
   post(body: Uint8Array): Promise<number> {
-    if (this.#closed) return Promise.reject(new Error('the call connection is closed'));
     return new Promise((resolve, reject) => {
-      const bytes = Buffer.concat([
-        Buffer.from(`${this.#head}Content-Length: ${body.byteLength}\r\n\r\n`, 'latin1'),
-        body,
-      ]);
-      this.#pending.push({ resolve, reject, bytes, retried: false, written: false });
-      this.#out.push(bytes);
-      this.#scheduleFlush();
+      this.send(body, (error, status) => (error ? reject(error) : resolve(status)), undefined);
     });
+  }
+
+  /** Sends one request body; `done` gets the response status (no promise: the cheap path). */
+  send<C>(body: Uint8Array, done: CallDone<C>, context: C): void {
+    if (this.#closed) {
+      process.nextTick(done, new Error('the call connection is closed'), 0, context);
+      return;
+    }
+    const head = `${this.#head}Content-Length: ${body.byteLength}\r\n\r\n`;
+    const bytes = Buffer.allocUnsafe(head.length + body.byteLength);
+    bytes.write(head, 0, 'latin1');
+    bytes.set(body, head.length);
+    this.#pending.push({ done: done as CallDone, context, bytes, retried: false });
+    this.#out.push(bytes);
+    this.#scheduleFlush();
   }
 
   #scheduleFlush(): void {
@@ -73,7 +84,7 @@ export class CallChannel {
     const socket = this.#socket ?? this.#connect();
     const out = this.#out;
     this.#out = [];
-    for (const p of this.#pending) p.written = true;
+    this.#written = this.#pending.length;
     socket.write(out.length === 1 ? out[0]! : Buffer.concat(out));
   }
 
@@ -83,6 +94,7 @@ export class CallChannel {
     this.#socket = socket;
     this.#buf = Buffer.alloc(0);
     this.#bodyLeft = -1;
+    this.#written = 0;
     socket.on('data', (chunk: Buffer) => this.#onData(socket, chunk));
     const fail = (err: Error | undefined): void => {
       if (this.#socket !== socket) return;
@@ -92,13 +104,17 @@ export class CallChannel {
       // uuid). A request that fails twice is rejected.
       const error = err ?? new Error('the agent closed the call connection');
       const keep: Pending[] = [];
-      for (const p of this.#pending.splice(0)) {
-        if (this.#closed || (p.written && p.retried)) {
-          p.reject(error);
+      const written = this.#written;
+      this.#written = 0;
+      const all = this.#pending.splice(0);
+      for (let i = 0; i < all.length; i++) {
+        const p = all[i]!;
+        const wasWritten = i < written;
+        if (this.#closed || (wasWritten && p.retried)) {
+          p.done(error, 0, p.context);
           continue;
         }
-        if (p.written) p.retried = true;
-        p.written = false;
+        if (wasWritten) p.retried = true;
         keep.push(p);
       }
       this.#pending.push(...keep);
@@ -152,7 +168,9 @@ export class CallChannel {
         this.#buf = this.#buf.subarray(this.#bodyLeft);
       }
       this.#bodyLeft = -1;
-      this.#pending.shift()?.resolve(this.#status);
+      const done = this.#pending.shift();
+      if (this.#written > 0) this.#written--;
+      done?.done(undefined, this.#status, done.context);
       if (this.#buf.length === 0) return;
     }
   }
@@ -162,6 +180,7 @@ export class CallChannel {
     const socket = this.#socket;
     this.#socket = undefined;
     socket?.destroy();
-    for (const p of this.#pending.splice(0)) p.reject(new Error('the call connection is closed'));
+    this.#written = 0;
+    for (const p of this.#pending.splice(0)) p.done(new Error('the call connection is closed'), 0, p.context);
   }
 }

@@ -6,7 +6,6 @@
  *
  * @module
  */
-import http from 'node:http';
 import {
   type ExecutorCall,
   type ExecutorEvent,
@@ -17,8 +16,10 @@ import {
   type MesosEncoding,
   RecordIODecoder,
 } from '@mesoskit/protocol';
-import { CallChannel } from './call-channel.js';
+import { CallChannel, type CallDone } from './call-channel.js';
 import { AgentConnectionError } from './errors.js';
+import { StreamRequest } from './event-stream.js';
+import { decodeAcknowledged, UpdateEncoder } from './fast-codec.js';
 
 /** Callbacks of one subscription. */
 export interface SubscriptionCallbacks {
@@ -35,7 +36,10 @@ export class AgentConnection {
   readonly #encoding: MesosEncoding;
   readonly #headers: Record<string, string>;
   readonly #calls: CallChannel;
-  #stream: http.ClientRequest | undefined;
+  readonly #updates: UpdateEncoder;
+  /** Request line and headers of SUBSCRIBE (Content-Length follows). */
+  readonly #streamHead: string;
+  #stream: StreamRequest | undefined;
   #streamGeneration = 0;
 
   constructor(init: {
@@ -51,6 +55,11 @@ export class AgentConnection {
     this.#headers = { 'Content-Type': MEDIA_TYPES[init.encoding] };
     if (init.authToken !== undefined) this.#headers.Authorization = `Bearer ${init.authToken}`;
     this.#calls = new CallChannel(this.#url, this.#headers);
+    this.#updates = new UpdateEncoder(init.executorId, init.frameworkId);
+    let head = `POST ${this.#url.pathname}${this.#url.search} HTTP/1.1\r\nHost: ${this.#url.host}\r\n`;
+    for (const [k, v] of Object.entries({ ...this.#headers, Accept: MEDIA_TYPES[init.encoding] }))
+      head += `${k}: ${v}\r\n`;
+    this.#streamHead = head;
   }
 
   /**
@@ -68,85 +77,84 @@ export class AgentConnection {
     const body = executorCall.encode({ ...this.#ids, type: 'SUBSCRIBE', subscribe }, this.#encoding);
     return new Promise((resolve, reject) => {
       let settled = false;
-      let ended = false;
-      const end = (error: Error | undefined): void => {
-        if (ended) return;
-        ended = true;
-        if (generation === this.#streamGeneration) {
-          this.#stream = undefined;
-          callbacks.onEnd(error);
-        }
-      };
-      const req = http.request(this.#url, {
-        method: 'POST',
-        agent: false,
-        headers: { ...this.#headers, Accept: MEDIA_TYPES[this.#encoding] },
-      });
-      this.#stream = req;
-      req.on('error', (err) => {
-        if (!settled) {
+      let refused: { status: number; chunks: Buffer[] } | undefined;
+      let encoding = this.#encoding;
+      const decoder = new RecordIODecoder();
+      const current = (): boolean => generation === this.#streamGeneration;
+      const stream = new StreamRequest(this.#url, this.#streamHead, body, {
+        onHead: (status, headers) => {
+          if (status !== 200) {
+            refused = { status, chunks: [] };
+            return;
+          }
           settled = true;
-          reject(
-            new AgentConnectionError(
-              'AGENT_UNREACHABLE',
-              `cannot reach the agent at ${this.#url.href}: ${err.message}`,
-              {
-                cause: err,
-              },
-            ),
-          );
-          return;
-        }
-        end(err);
-      });
-      req.on('response', (res) => {
-        if (res.statusCode !== 200) {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('error', () => {});
-          res.on('end', () => {
+          encoding = encodingOfMediaType(headers.get('content-type')) ?? this.#encoding;
+          resolve();
+        },
+        onBody: (bytes) => {
+          if (refused) {
+            refused.chunks.push(bytes);
+            return;
+          }
+          let records: Uint8Array[];
+          try {
+            records = decoder.push(bytes);
+          } catch (err) {
+            stream.destroy(err as Error);
+            return;
+          }
+          for (const record of records) {
+            if (!current()) return;
+            let event: ExecutorEvent;
+            try {
+              event =
+                (encoding === 'protobuf' ? decodeAcknowledged(record) : undefined) ??
+                executorEvent.decode(record, encoding);
+            } catch (err) {
+              stream.destroy(err as Error);
+              return;
+            }
+            callbacks.onEvent(event);
+          }
+        },
+        onEnd: (error) => {
+          if (refused) {
             settled = true;
-            const text = Buffer.concat(chunks).toString('utf8').slice(0, 500);
+            const text = Buffer.concat(refused.chunks).toString('utf8').slice(0, 500);
             reject(
               new AgentConnectionError(
                 'SUBSCRIBE_REFUSED',
-                `the agent refused SUBSCRIBE: ${res.statusCode} ${text}`.trim(),
-                { status: res.statusCode ?? 0, body: text },
+                `the agent refused SUBSCRIBE: ${refused.status} ${text}`.trim(),
+                { status: refused.status, body: text },
               ),
             );
-          });
-          return;
-        }
-        settled = true;
-        resolve();
-        const encoding = encodingOfMediaType(res.headers['content-type']) ?? this.#encoding;
-        const decoder = new RecordIODecoder();
-        res.on('data', (chunk: Buffer) => {
-          if (ended) return;
-          let events: ExecutorEvent[];
-          try {
-            events = decoder.push(chunk).map((record) => executorEvent.decode(record, encoding));
-          } catch (err) {
-            req.destroy();
-            end(err as Error);
             return;
           }
-          for (const event of events) {
-            if (ended || generation !== this.#streamGeneration) return;
-            callbacks.onEvent(event);
+          if (!settled) {
+            settled = true;
+            const reason = error?.message ?? 'no response';
+            reject(
+              new AgentConnectionError(
+                'AGENT_UNREACHABLE',
+                `cannot reach the agent at ${this.#url.href}: ${reason}`,
+                { cause: error },
+              ),
+            );
+            return;
           }
-        });
-        res.on('end', () => end(undefined));
-        res.on('error', (err) => end(err));
-        res.on('close', () => end(undefined));
+          if (!current()) return;
+          this.#stream = undefined;
+          // Mesos ends a stream with the terminating chunk: a clean end, `error` undefined.
+          callbacks.onEnd(error);
+        },
       });
-      req.end(body);
+      this.#stream = stream;
     });
   }
 
   /** Breaks the current subscription as a network failure would (callbacks.onEnd is called). */
   breakStream(): void {
-    this.#stream?.destroy();
+    this.#stream?.destroy(new Error('the subscription was broken'));
   }
 
   /** Closes the current subscription without calling its `onEnd`. */
@@ -162,12 +170,22 @@ export class AgentConnection {
    * @throws {AgentConnectionError} `AGENT_UNREACHABLE` on a network error.
    */
   call(call: CallBody): Promise<number> {
-    const body = executorCall.encode({ ...this.#ids, ...call }, this.#encoding);
-    return this.#calls.post(body).catch((err: Error) => {
-      throw new AgentConnectionError('AGENT_UNREACHABLE', `call ${call.type} failed: ${err.message}`, {
-        cause: err,
-      });
+    return new Promise((resolve, reject) => {
+      this.send(call, (error, status) => (error ? reject(error) : resolve(status)), undefined);
     });
+  }
+
+  /**
+   * Posts a call without a promise: `done` gets the HTTP status, or an `AgentConnectionError`
+   * (`AGENT_UNREACHABLE`) on a network error, and `context`.
+   */
+  send<C>(call: CallBody, done: CallDone<C>, context: C): void {
+    const fast =
+      call.type === 'UPDATE' && call.update !== undefined && this.#encoding === 'protobuf'
+        ? this.#updates.encode(call.update.status)
+        : undefined;
+    const body = fast ?? executorCall.encode({ ...this.#ids, ...call }, this.#encoding);
+    this.#calls.send(body, wrapNetworkError as CallDone<SendContext<C>>, { call, done, context });
   }
 
   /** Closes both connections. */
@@ -175,4 +193,24 @@ export class AgentConnection {
     this.closeStream();
     this.#calls.close();
   }
+}
+
+interface SendContext<C> {
+  readonly call: CallBody;
+  readonly done: CallDone<C>;
+  readonly context: C;
+}
+
+function wrapNetworkError<C>(error: Error | undefined, status: number, s: SendContext<C>): void {
+  if (error === undefined) {
+    s.done(undefined, status, s.context);
+    return;
+  }
+  s.done(
+    new AgentConnectionError('AGENT_UNREACHABLE', `call ${s.call.type} failed: ${error.message}`, {
+      cause: error,
+    }),
+    0,
+    s.context,
+  );
 }

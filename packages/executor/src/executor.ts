@@ -113,7 +113,10 @@ interface TaskRun {
   state: RunState;
   binding?: HandlerBinding;
   launch?: LaunchEnvelope;
-  readonly controller: AbortController;
+  /** Made when the handler first reads `ctx.signal` (most handlers of short tasks never do). */
+  controller?: AbortController;
+  /** Set by a kill: a signal made later starts aborted. */
+  aborted?: Error;
   /** Some update of this task was acknowledged. */
   acked: boolean;
   /** Hex uuid of the terminal update, once sent. */
@@ -123,10 +126,12 @@ interface TaskRun {
   killTimer?: ReturnType<typeof setTimeout>;
   /** Runs in the worker pool. */
   worker?: boolean;
-  /** Pending TASK_RUNNING (with `runningUpdateDelayMs`). */
-  runningTimer?: ReturnType<typeof setTimeout>;
+  /** When TASK_RUNNING is due (with `runningUpdateDelayMs`); 0 once sent or not wanted any more. */
+  runningDue: number;
   killDeadline?: number;
   killMessage?: string;
+  /** Waiting in the queue for a slot. */
+  inQueue?: boolean;
   /** The task group it was launched in (LAUNCH_GROUP). */
   group?: TaskGroup;
 }
@@ -152,7 +157,14 @@ class ExecutorRuntime implements Executor {
   readonly #log: Logger;
   readonly #conn: AgentConnection;
   readonly #tasks = new Map<string, TaskRun>();
-  readonly #queue: TaskRun[] = [];
+  /**
+   * Runs waiting for a slot, FIFO from `#queueHead`. A run that leaves the queue other than
+   * from the head (killed, or started past a handler at its own limit) stays in the array with
+   * a state other than `queued` and is skipped; `#queued` counts the real ones.
+   */
+  #queue: TaskRun[] = [];
+  #queueHead = 0;
+  #queued = 0;
   readonly #unacked = new Map<string, PendingUpdate>();
   readonly #perHandler = new Map<string, number>();
   #running = 0;
@@ -174,6 +186,9 @@ class ExecutorRuntime implements Executor {
   readonly #closedPromise: Promise<ExecutorExit>;
   #processHandler: ((err: unknown) => void) | undefined;
   #pool: WorkerPool | undefined;
+  /** Runs waiting for their TASK_RUNNING (with `runningUpdateDelayMs`), in due order. */
+  readonly #runningQueue: TaskRun[] = [];
+  #runningTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(options: ResolvedExecutorOptions) {
     this.#o = options;
@@ -217,7 +232,7 @@ class ExecutorRuntime implements Executor {
 
   stats(): ExecutorStats {
     return {
-      queued: this.#queue.length,
+      queued: this.#queued,
       running: this.#running,
       unacknowledgedUpdates: this.#unacked.size,
       launched: this.#launched,
@@ -412,7 +427,7 @@ class ExecutorRuntime implements Executor {
       this.#reject(run, rejected);
       return;
     }
-    this.#queue.push(run);
+    this.#enqueue(run);
     this.#pump();
   }
 
@@ -449,7 +464,7 @@ class ExecutorRuntime implements Executor {
       for (const run of group.runs) this.#kill(run, 0, message);
       return;
     }
-    for (const run of group.runs) this.#queue.push(run);
+    for (const run of group.runs) this.#enqueue(run);
     this.#pump();
   }
 
@@ -462,7 +477,7 @@ class ExecutorRuntime implements Executor {
     }
     this.#launched++;
     this.#clearIdle();
-    const run: TaskRun = { id, info, state: 'queued', controller: new AbortController(), acked: false };
+    const run: TaskRun = { id, info, state: 'queued', acked: false, runningDue: 0 };
     this.#tasks.set(id, run);
     return run;
   }
@@ -515,17 +530,30 @@ class ExecutorRuntime implements Executor {
     return undefined;
   }
 
+  #enqueue(run: TaskRun): void {
+    run.inQueue = true;
+    this.#queue.push(run);
+    this.#queued++;
+  }
+
   /** Starts queued tasks while slots are free (executor-wide and per handler). */
   #pump(): void {
-    for (let i = 0; i < this.#queue.length && this.#running < this.#o.concurrency; ) {
-      const run = this.#queue[i]!;
-      const limit = run.binding!.options.concurrency;
-      if (limit !== undefined && (this.#perHandler.get(run.binding!.name) ?? 0) >= limit) {
-        i++;
-        continue;
+    const queue = this.#queue;
+    for (let i = this.#queueHead; i < queue.length && this.#running < this.#o.concurrency; i++) {
+      const run = queue[i]!;
+      if (run.state === 'queued') {
+        const limit = run.binding!.options.concurrency;
+        if (limit !== undefined && (this.#perHandler.get(run.binding!.name) ?? 0) >= limit) continue;
+        this.#queued--;
+        run.inQueue = false;
+        this.#startRun(run);
       }
-      this.#queue.splice(i, 1);
-      this.#startRun(run);
+      if (i === this.#queueHead) this.#queueHead++;
+    }
+    // Drop the consumed head now and then (amortised O(1) per run).
+    if (this.#queueHead > 1024 && this.#queueHead * 2 > queue.length) {
+      this.#queue = queue.slice(this.#queueHead);
+      this.#queueHead = 0;
     }
   }
 
@@ -534,52 +562,15 @@ class ExecutorRuntime implements Executor {
     const launch = run.launch!;
     run.state = 'running';
     this.#running++;
-    this.#perHandler.set(binding.name, (this.#perHandler.get(binding.name) ?? 0) + 1);
-    const delay = this.#o.runningUpdateDelayMs;
-    if (delay <= 0) this.#sendUpdate(run, 'TASK_RUNNING', {});
-    else {
-      run.runningTimer = setTimeout(() => {
-        run.runningTimer = undefined;
-        if (run.state === 'running') this.#sendUpdate(run, 'TASK_RUNNING', {});
-      }, delay);
-    }
-    let log: Logger | undefined;
-    const getLog = (): Logger =>
-      (log ??= childLogger(this.#o.logger, { taskId: run.id, task: launch.task, attempt: launch.attempt }));
-    const messages = new MessageQueue<unknown>(this.#o.messageBufferSize);
-    run.messages = messages;
-    run.throttle = new Throttle(this.#o.progressIntervalMs, (value) => {
-      try {
-        this.#postMessage(encodeMessageEnvelope({ kind: 'progress', taskId: run.id, data: value }));
-      } catch (err) {
-        getLog().warn('progress value cannot be encoded; dropped', { error: describeError(err) });
-      }
-    });
-    const env = this.#o.environment;
-    const ctx: TaskContext = {
-      taskId: run.id,
-      task: launch.task,
-      attempt: launch.attempt,
-      sandbox: env.sandbox,
-      executorId: env.executorId,
-      frameworkId: env.frameworkId,
-      agentId: this.#agentId,
-      signal: run.controller.signal,
-      get log() {
-        return getLog();
-      },
-      send: (data: unknown) => {
-        if (run.state === 'done') return;
-        this.#postMessage(encodeMessageEnvelope({ kind: 'message', taskId: run.id, data }));
-      },
-      progress: (value: unknown) => {
-        if (run.state === 'running') run.throttle?.push(value);
-      },
-      messages,
-    };
+    const limit = binding.options.concurrency;
+    if (limit !== undefined)
+      this.#perHandler.set(binding.name, (this.#perHandler.get(binding.name) ?? 0) + 1);
+    if (this.#o.runningUpdateDelayMs <= 0) this.#sendUpdate(run, 'TASK_RUNNING', undefined);
+    else this.#deferRunning(run);
+    const ctx = new RunContext(run, launch, this.#host);
     let result: Promise<unknown>;
     if (binding.options.isolation === 'worker') {
-      result = this.#runInWorker(run, ctx, launch.input, getLog);
+      result = this.#runInWorker(run, ctx, launch.input);
     } else {
       try {
         result = Promise.resolve(binding.fn(launch.input as never, ctx));
@@ -588,17 +579,79 @@ class ExecutorRuntime implements Executor {
       }
     }
     result.then(
-      (output) => this.#onSettled(run, { ok: true, output }),
-      (error: unknown) => this.#onSettled(run, { ok: false, error }),
+      (output) => this.#onSettled(run, true, output),
+      (error: unknown) => this.#onSettled(run, false, error),
     );
   }
 
+  /**
+   * TASK_RUNNING waits `runningUpdateDelayMs`, so a run that settles sooner goes straight to its
+   * terminal update. One timer serves every run: they share the delay, so the queue is in due order.
+   */
+  #deferRunning(run: TaskRun): void {
+    run.runningDue = performance.now() + this.#o.runningUpdateDelayMs;
+    this.#runningQueue.push(run);
+    if (this.#runningTimer === undefined) this.#armRunningTimer(this.#o.runningUpdateDelayMs);
+  }
+
+  #armRunningTimer(ms: number): void {
+    this.#runningTimer = setTimeout(this.#onRunningTimer, ms);
+  }
+
+  readonly #onRunningTimer = (): void => {
+    this.#runningTimer = undefined;
+    const now = performance.now();
+    const queue = this.#runningQueue;
+    let i = 0;
+    for (; i < queue.length; i++) {
+      const run = queue[i]!;
+      if (run.runningDue === 0) continue; // settled or killed meanwhile
+      if (run.runningDue > now) break;
+      run.runningDue = 0;
+      if (run.state === 'running') this.#sendUpdate(run, 'TASK_RUNNING', undefined);
+    }
+    queue.splice(0, i);
+    if (queue.length > 0 && !this.#closed) this.#armRunningTimer(Math.max(1, queue[0]!.runningDue - now));
+  };
+
+  /** What a run's context calls back into (one object for all runs). */
+  readonly #host: ContextHost = {
+    logger: () => this.#o.logger,
+    env: () => this.#o.environment,
+    agentId: () => this.#agentId,
+    messageBufferSize: () => this.#o.messageBufferSize,
+    send: (run, data) => {
+      if (run.state === 'done') return;
+      this.#postMessage(encodeMessageEnvelope({ kind: 'message', taskId: run.id, data }));
+    },
+    progress: (run, value) => {
+      if (run.state !== 'running') return;
+      run.throttle ??= new Throttle(this.#o.progressIntervalMs, (v) => {
+        try {
+          this.#postMessage(encodeMessageEnvelope({ kind: 'progress', taskId: run.id, data: v }));
+        } catch (err) {
+          this.#taskLog(run).warn('progress value cannot be encoded; dropped', { error: describeError(err) });
+        }
+      });
+      run.throttle.push(value);
+    },
+  };
+
+  #taskLog(run: TaskRun): Logger {
+    return childLogger(this.#o.logger, {
+      taskId: run.id,
+      task: run.launch?.task,
+      attempt: run.launch?.attempt,
+    });
+  }
+
   /** Runs a handler in the worker pool, relaying the context (§ worker-pool.ts). */
-  #runInWorker(run: TaskRun, ctx: TaskContext, input: unknown, getLog: () => Logger): Promise<unknown> {
+  #runInWorker(run: TaskRun, ctx: TaskContext, input: unknown): Promise<unknown> {
     this.#pool ??= new WorkerPool(this.#o.handlers.source!, this.#o.workerThreads);
     const pool = this.#pool;
     run.worker = true;
-    run.controller.signal.addEventListener('abort', () => pool.abort(run.id), { once: true });
+    signalOf(run).addEventListener('abort', () => pool.abort(run.id), { once: true });
+    const getLog = (): Logger => ctx.log;
     return pool.run(
       {
         id: run.id,
@@ -629,7 +682,7 @@ class ExecutorRuntime implements Executor {
     );
   }
 
-  #onSettled(run: TaskRun, outcome: { ok: true; output: unknown } | { ok: false; error: unknown }): void {
+  #onSettled(run: TaskRun, ok: boolean, value: unknown): void {
     if (run.state === 'done') {
       this.#log.debug('a killed task settled after its grace period; result dropped', { taskId: run.id });
       return;
@@ -638,10 +691,10 @@ class ExecutorRuntime implements Executor {
       this.#finish(run, 'TASK_KILLED', { message: run.killMessage ?? KILLED });
       return;
     }
-    if (outcome.ok) {
+    if (ok) {
       let data: Uint8Array;
       try {
-        data = encodeResultEnvelope({ ok: true, output: outcome.output }).slice();
+        data = encodeResultEnvelope({ ok: true, output: value }).slice();
       } catch (err) {
         const failure = { ...toWireFailure(err, { includeStack: this.#o.includeStack }), retryable: false };
         failure.message = `the handler's output cannot be sent: ${failure.message}`;
@@ -651,7 +704,7 @@ class ExecutorRuntime implements Executor {
       this.#finish(run, 'TASK_FINISHED', { message: 'Task finished', data });
       return;
     }
-    this.#fail(run, toWireFailure(outcome.error, { includeStack: this.#o.includeStack }));
+    this.#fail(run, toWireFailure(value, { includeStack: this.#o.includeStack }));
   }
 
   #fail(run: TaskRun, failure: WireFailure): void {
@@ -665,16 +718,18 @@ class ExecutorRuntime implements Executor {
     if (run.state === 'done') return;
     const wasQueued = run.state === 'queued';
     if (wasQueued) {
-      const i = this.#queue.indexOf(run);
-      if (i >= 0) this.#queue.splice(i, 1);
+      // Rejected launches (and those refused while shutting down) never entered the queue.
+      if (run.inQueue) this.#queued--;
+      run.inQueue = false;
     } else {
       this.#running--;
-      const name = run.binding!.name;
-      this.#perHandler.set(name, (this.#perHandler.get(name) ?? 1) - 1);
+      const binding = run.binding!;
+      if (binding.options.concurrency !== undefined)
+        this.#perHandler.set(binding.name, (this.#perHandler.get(binding.name) ?? 1) - 1);
     }
     run.state = 'done';
+    run.runningDue = 0;
     if (run.killTimer !== undefined) clearTimeout(run.killTimer);
-    if (run.runningTimer !== undefined) clearTimeout(run.runningTimer);
     run.messages?.close();
     run.throttle?.stop();
     run.terminalUuid = this.#sendUpdate(run, state, extra);
@@ -744,10 +799,10 @@ class ExecutorRuntime implements Executor {
       run.killMessage = message;
       run.throttle?.stop();
       run.messages?.close();
-      if (run.runningTimer !== undefined) clearTimeout(run.runningTimer);
-      run.runningTimer = undefined;
-      if (announce && this.#taskKillingState) this.#sendUpdate(run, 'TASK_KILLING', {});
-      run.controller.abort(abortReason());
+      run.runningDue = 0;
+      if (announce && this.#taskKillingState) this.#sendUpdate(run, 'TASK_KILLING', undefined);
+      run.aborted = abortReason();
+      run.controller?.abort(run.aborted);
     }
     run.killDeadline = deadline;
     run.killTimer = setTimeout(() => {
@@ -805,10 +860,8 @@ class ExecutorRuntime implements Executor {
     this.#clearIdle();
     if (this.#heartbeatTimer !== undefined) clearInterval(this.#heartbeatTimer);
     if (this.#recoveryTimer !== undefined) clearTimeout(this.#recoveryTimer);
-    for (const run of this.#tasks.values()) {
-      if (run.killTimer !== undefined) clearTimeout(run.killTimer);
-      if (run.runningTimer !== undefined) clearTimeout(run.runningTimer);
-    }
+    if (this.#runningTimer !== undefined) clearTimeout(this.#runningTimer);
+    for (const run of this.#tasks.values()) if (run.killTimer !== undefined) clearTimeout(run.killTimer);
     this.#conn.close();
     this.#pool?.close();
     if (this.#processHandler) {
@@ -821,7 +874,7 @@ class ExecutorRuntime implements Executor {
   }
 
   #active(): number {
-    return this.#queue.length + this.#running;
+    return this.#queued + this.#running;
   }
 
   #checkIdle(): void {
@@ -856,6 +909,7 @@ class ExecutorRuntime implements Executor {
   }
 
   #notify(): void {
+    if (this.#wake.length === 0) return;
     for (const w of this.#wake.splice(0)) w();
   }
 
@@ -863,7 +917,7 @@ class ExecutorRuntime implements Executor {
   // Updates and messages
 
   /** Sends a status update and keeps it until ACKNOWLEDGED; returns its uuid in hex. */
-  #sendUpdate(run: TaskRun, state: TaskState, extra: Partial<TaskStatus>): string {
+  #sendUpdate(run: TaskRun, state: TaskState, extra: Partial<TaskStatus> | undefined): string {
     const uuid = uuidV4();
     const status: TaskStatus = {
       task_id: { value: run.id },
@@ -883,28 +937,29 @@ class ExecutorRuntime implements Executor {
 
   #postUpdate(pending: PendingUpdate): void {
     pending.sent = true;
-    const { status } = pending.update;
-    this.#conn.call({ type: 'UPDATE', update: pending.update }).then(
-      (code) => {
-        if (code !== 202) {
-          this.#log.warn('the agent did not accept a status update; it is resent on re-subscription', {
-            taskId: pending.taskId,
-            state: status.state,
-            status: code,
-          });
-        }
-      },
-      (err: unknown) => {
-        this.#log.warn('status update could not be sent', {
-          taskId: pending.taskId,
-          state: status.state,
-          error: describeError(err),
-        });
-        // A broken call connection is a disconnection (§3.10): re-subscribe (or exit).
-        if (this.#connected) this.#conn.breakStream();
-      },
-    );
+    this.#conn.send({ type: 'UPDATE', update: pending.update }, this.#updatePosted, pending);
   }
+
+  readonly #updatePosted = (error: Error | undefined, code: number, pending: PendingUpdate): void => {
+    const { status } = pending.update;
+    if (error !== undefined) {
+      this.#log.warn('status update could not be sent', {
+        taskId: pending.taskId,
+        state: status.state,
+        error: describeError(error),
+      });
+      // A broken call connection is a disconnection (§3.10): re-subscribe (or exit).
+      if (this.#connected) this.#conn.breakStream();
+      return;
+    }
+    if (code !== 202) {
+      this.#log.warn('the agent did not accept a status update; it is resent on re-subscription', {
+        taskId: pending.taskId,
+        state: status.state,
+        status: code,
+      });
+    }
+  };
 
   #onAcknowledged(taskId: string, uuid: Uint8Array): void {
     const key = hex(uuid);
@@ -935,12 +990,12 @@ class ExecutorRuntime implements Executor {
     }
     const taskId = envelope.taskId;
     const run = taskId === undefined ? undefined : this.#tasks.get(taskId);
-    if (run?.state !== 'running' || !run.messages) {
+    if (run?.state !== 'running') {
       this.#log.debug('dropped a framework message for no running task', { taskId });
       return;
     }
     if (run.worker) this.#pool?.message(run.id, envelope.data);
-    else run.messages.push(envelope.data);
+    else (run.messages ??= new MessageQueue(this.#o.messageBufferSize)).push(envelope.data);
   }
 
   #postMessage(bytes: Uint8Array): void {
@@ -957,6 +1012,90 @@ class ExecutorRuntime implements Executor {
   }
 }
 
+/** What a {@link RunContext} needs from the runtime. */
+interface ContextHost {
+  logger(): Logger;
+  env(): ResolvedExecutorOptions['environment'];
+  agentId(): string;
+  messageBufferSize(): number;
+  send(run: TaskRun, data: unknown): void;
+  progress(run: TaskRun, value: unknown): void;
+}
+
+/** The run's AbortSignal, made on first use (aborted already if the run was killed before). */
+function signalOf(run: TaskRun): AbortSignal {
+  if (run.controller === undefined) {
+    run.controller = new AbortController();
+    if (run.aborted !== undefined) run.controller.abort(run.aborted);
+  }
+  return run.controller.signal;
+}
+
+/**
+ * The `ctx` of one run. Plain fields, plus getters that make the costlier parts (signal,
+ * logger, message queue, bound `send`/`progress`) only when the handler uses them, so a short
+ * task that touches none of them costs one small object.
+ */
+class RunContext implements TaskContext {
+  readonly taskId: string;
+  readonly task: string;
+  readonly attempt: number;
+  readonly sandbox: string;
+  readonly executorId: string;
+  readonly frameworkId: string;
+  readonly agentId: string;
+  readonly #run: TaskRun;
+  readonly #host: ContextHost;
+  #log: Logger | undefined;
+  #send: ((data: unknown) => void) | undefined;
+  #progress: ((value: unknown) => void) | undefined;
+
+  constructor(run: TaskRun, launch: LaunchEnvelope, host: ContextHost) {
+    const env = host.env();
+    this.taskId = run.id;
+    this.task = launch.task;
+    this.attempt = launch.attempt;
+    this.sandbox = env.sandbox;
+    this.executorId = env.executorId;
+    this.frameworkId = env.frameworkId;
+    this.agentId = host.agentId();
+    this.#run = run;
+    this.#host = host;
+  }
+
+  get signal(): AbortSignal {
+    return signalOf(this.#run);
+  }
+
+  get log(): Logger {
+    this.#log ??= childLogger(this.#host.logger(), {
+      taskId: this.taskId,
+      task: this.task,
+      attempt: this.attempt,
+    });
+    return this.#log;
+  }
+
+  get send(): (data: unknown) => void {
+    this.#send ??= (data: unknown) => this.#host.send(this.#run, data);
+    return this.#send;
+  }
+
+  get progress(): (value: unknown) => void {
+    this.#progress ??= (value: unknown) => this.#host.progress(this.#run, value);
+    return this.#progress;
+  }
+
+  get messages(): AsyncIterable<unknown> {
+    const run = this.#run;
+    if (run.messages === undefined) {
+      run.messages = new MessageQueue(this.#host.messageBufferSize());
+      if (run.state !== 'running') run.messages.close();
+    }
+    return run.messages;
+  }
+}
+
 const UUID_POOL = 16 * 256;
 let uuidPool = new Uint8Array(0);
 let uuidAt = UUID_POOL;
@@ -967,15 +1106,20 @@ function uuidV4(): Uint8Array {
     uuidPool = randomFillSync(new Uint8Array(UUID_POOL));
     uuidAt = 0;
   }
-  const b = uuidPool.slice(uuidAt, uuidAt + 16);
+  const b = uuidPool.subarray(uuidAt, uuidAt + 16);
   uuidAt += 16;
   b[6] = (b[6]! & 0x0f) | 0x40;
   b[8] = (b[8]! & 0x3f) | 0x80;
   return b;
 }
 
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+/** Lower-case hex of a uuid (the key of the unacknowledged updates). */
 function hex(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
+  let s = '';
+  for (let i = 0; i < bytes.length; i++) s += HEX[bytes[i]!];
+  return s;
 }
 
 function durationMs(d: mesos.v1.DurationInfo | undefined): number | undefined {

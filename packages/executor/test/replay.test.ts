@@ -111,6 +111,7 @@ async function replay(name: string, encoding: MesosEncoding) {
   const starting = runExecutor({
     handlers: replayHandlers,
     encoding,
+    runningUpdateDelayMs: 0, // the captured executor sent TASK_RUNNING for every task
     logger: recordingLogger(logs),
     env: {
       ...capturedEnv,

@@ -51,6 +51,8 @@ export async function start(
       encoding: 'json',
       logger: recordingLogger(logs),
       killGracePeriodMs: 200,
+      // TASK_RUNNING at once, so that every test sees it (the default delay is tested on its own).
+      runningUpdateDelayMs: 0,
       progressIntervalMs: 0,
       env: agent.env(env),
       ...rest,

@@ -1,0 +1,86 @@
+import { executorCall, executorEvent, type TaskStatus } from '@mesoskit/protocol';
+import { describe, expect, it } from 'vitest';
+import { decodeAcknowledged, UpdateEncoder } from './fast-codec.js';
+
+const uuid = Uint8Array.from({ length: 16 }, (_, i) => (i * 37 + 11) & 0xff);
+const ids = { executor_id: { value: 'mesoskit-exec' }, framework_id: { value: 'fw-0001' } };
+
+function status(extra: Partial<TaskStatus> = {}): TaskStatus {
+  return {
+    task_id: { value: 't-1' },
+    state: 'TASK_RUNNING',
+    source: 'SOURCE_EXECUTOR',
+    executor_id: { value: 'mesoskit-exec' },
+    timestamp: 1795255356.123456,
+    uuid,
+    ...extra,
+  };
+}
+
+describe('UpdateEncoder', () => {
+  const encoder = new UpdateEncoder('mesoskit-exec', 'fw-0001');
+  const cases: [string, TaskStatus][] = [
+    ['TASK_RUNNING', status()],
+    ['TASK_KILLING', status({ state: 'TASK_KILLING' })],
+    [
+      'TASK_FINISHED with data and message',
+      status({ state: 'TASK_FINISHED', message: 'Task finished', data: Uint8Array.of(0x82, 0xa1, 0x76, 1) }),
+    ],
+    [
+      'TASK_FAILED with a reason and a long message',
+      status({ state: 'TASK_FAILED', reason: 'REASON_TASK_INVALID', message: 'é'.repeat(300) }),
+    ],
+    [
+      'TASK_KILLED with 20 KB of data and a non-ASCII task id',
+      status({
+        state: 'TASK_KILLED',
+        task_id: { value: 'tâche-ü-' + 'x'.repeat(200) },
+        data: new Uint8Array(20_000).fill(7),
+      }),
+    ],
+  ];
+  for (const [name, s] of cases) {
+    it(`writes the same bytes as the general codec: ${name}`, () => {
+      const fast = encoder.encode(s);
+      expect(fast).toBeDefined();
+      const general = executorCall.encode({ ...ids, type: 'UPDATE', update: { status: s } }, 'protobuf');
+      expect(Buffer.from(fast!).equals(Buffer.from(general))).toBe(true);
+    });
+  }
+
+  it('leaves anything else to the general codec', () => {
+    expect(encoder.encode(status({ state: 'TASK_LOST' }))).toBeUndefined();
+    expect(encoder.encode(status({ reason: 'REASON_EXECUTOR_TERMINATED' }))).toBeUndefined();
+    expect(encoder.encode(status({ healthy: true }))).toBeUndefined();
+    expect(encoder.encode(status({ executor_id: { value: 'other' } }))).toBeUndefined();
+    expect(encoder.encode(status({ uuid: new Uint8Array(4) }))).toBeUndefined();
+  });
+});
+
+describe('decodeAcknowledged', () => {
+  it('reads what the general codec writes', () => {
+    for (const taskId of ['t', 'tâche-1', 'y'.repeat(300)]) {
+      const event = { type: 'ACKNOWLEDGED' as const, acknowledged: { task_id: { value: taskId }, uuid } };
+      const bytes = executorEvent.encode(event, 'protobuf');
+      expect(decodeAcknowledged(bytes)).toEqual(executorEvent.decode(bytes, 'protobuf'));
+    }
+  });
+
+  it('returns undefined for other events and for any deviation', () => {
+    const other = executorEvent.encode({ type: 'HEARTBEAT' }, 'protobuf');
+    expect(decodeAcknowledged(other)).toBeUndefined();
+    const ack = executorEvent.encode(
+      { type: 'ACKNOWLEDGED', acknowledged: { task_id: { value: 't' }, uuid } },
+      'protobuf',
+    );
+    for (let cut = 0; cut < ack.length; cut++)
+      expect(decodeAcknowledged(ack.subarray(0, cut))).toBeUndefined();
+    const extra = Uint8Array.from([...ack, 0x20, 0x01]);
+    expect(decodeAcknowledged(extra)).toBeUndefined();
+    const shortUuid = executorEvent.encode(
+      { type: 'ACKNOWLEDGED', acknowledged: { task_id: { value: 't' }, uuid: uuid.subarray(0, 8) } },
+      'protobuf',
+    );
+    expect(decodeAcknowledged(shortUuid)).toBeUndefined();
+  });
+});
