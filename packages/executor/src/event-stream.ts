@@ -96,7 +96,10 @@ export class StreamRequest {
         case Body.Head: {
           const end = buf.indexOf(CRLF2, p);
           if (end < 0) {
-            if (buf.length - p > MAX_HEAD_BYTES) return this.#end(new Error('response head too large'));
+            if (buf.length - p > MAX_HEAD_BYTES) {
+              this.#end(new Error('response head too large'));
+              return;
+            }
             this.#buf = buf.subarray(p);
             return;
           }
@@ -104,7 +107,8 @@ export class StreamRequest {
           p = end + 4;
           const status = Number(head.slice(9, 12));
           if (!head.startsWith('HTTP/1.') || !Number.isInteger(status)) {
-            return this.#end(new Error(`malformed response: ${JSON.stringify(head.slice(0, 40))}`));
+            this.#end(new Error(`malformed response: ${JSON.stringify(head.slice(0, 40))}`));
+            return;
           }
           const headers = new Map<string, string>();
           for (const line of head.split('\r\n').slice(1)) {
@@ -119,19 +123,28 @@ export class StreamRequest {
             this.#state = Body.Length;
           } else this.#state = Body.UntilClose;
           this.#handlers.onHead(status, headers);
-          if (this.#state === Body.Length && this.#left === 0) return this.#end(undefined);
+          if (this.#state === Body.Length && this.#left === 0) {
+            this.#end(undefined);
+            return;
+          }
           break;
         }
         case Body.Size: {
           const eol = buf.indexOf(CRLF, p);
           if (eol < 0) {
-            if (buf.length - p > 1024) return this.#end(new Error('chunk size line too long'));
+            if (buf.length - p > 1024) {
+              this.#end(new Error('chunk size line too long'));
+              return;
+            }
             this.#buf = buf.subarray(p);
             return;
           }
           const size = Number.parseInt(buf.toString('latin1', p, eol), 16);
           p = eol + 2;
-          if (!Number.isSafeInteger(size) || size < 0) return this.#end(new Error('malformed chunk size'));
+          if (!Number.isSafeInteger(size) || size < 0) {
+            this.#end(new Error('malformed chunk size'));
+            return;
+          }
           if (size === 0) this.#state = Body.Trailer;
           else {
             this.#left = size;
@@ -147,7 +160,10 @@ export class StreamRequest {
           this.#left -= n;
           if (this.#left === 0) this.#state = this.#state === Body.Data ? Body.DataEnd : Body.Done;
           this.#handlers.onBody(bytes);
-          if (this.#state === Body.Done) return this.#end(undefined);
+          if (this.#state === Body.Done) {
+            this.#end(undefined);
+            return;
+          }
           break;
         }
         case Body.DataEnd: {
@@ -155,16 +171,25 @@ export class StreamRequest {
             this.#buf = buf.subarray(p);
             return;
           }
-          if (buf[p] !== 0x0d || buf[p + 1] !== 0x0a) return this.#end(new Error('malformed chunk end'));
+          if (buf[p] !== 0x0d || buf[p + 1] !== 0x0a) {
+            this.#end(new Error('malformed chunk end'));
+            return;
+          }
           p += 2;
           this.#state = Body.Size;
           break;
         }
         case Body.Trailer: {
           // Trailer fields (none from Mesos) end with an empty line.
-          if (buf.length - p >= 2 && buf[p] === 0x0d && buf[p + 1] === 0x0a) return this.#end(undefined);
+          if (buf.length - p >= 2 && buf[p] === 0x0d && buf[p + 1] === 0x0a) {
+            this.#end(undefined);
+            return;
+          }
           const end = buf.indexOf(CRLF2, p);
-          if (end >= 0) return this.#end(undefined);
+          if (end >= 0) {
+            this.#end(undefined);
+            return;
+          }
           this.#buf = buf.subarray(p);
           return;
         }

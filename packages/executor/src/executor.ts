@@ -994,8 +994,12 @@ class ExecutorRuntime implements Executor {
       this.#log.debug('dropped a framework message for no running task', { taskId });
       return;
     }
-    if (run.worker) this.#pool?.message(run.id, envelope.data);
-    else (run.messages ??= new MessageQueue(this.#o.messageBufferSize)).push(envelope.data);
+    if (run.worker) {
+      this.#pool?.message(run.id, envelope.data);
+      return;
+    }
+    run.messages ??= new MessageQueue(this.#o.messageBufferSize);
+    run.messages.push(envelope.data);
   }
 
   #postMessage(bytes: Uint8Array): void {

@@ -34,7 +34,7 @@ describe('UpdateEncoder', () => {
       'TASK_KILLED with 20 KB of data and a non-ASCII task id',
       status({
         state: 'TASK_KILLED',
-        task_id: { value: 'tâche-ü-' + 'x'.repeat(200) },
+        task_id: { value: `tâche-ü-${'x'.repeat(200)}` },
         data: new Uint8Array(20_000).fill(7),
       }),
     ],
