@@ -19,11 +19,13 @@ import {
 import { CallChannel, type CallDone } from './call-channel.js';
 import { AgentConnectionError } from './errors.js';
 import { StreamRequest } from './event-stream.js';
-import { decodeAcknowledged, UpdateEncoder } from './fast-codec.js';
+import { decodeAcknowledged, decodeLaunch, type LaunchedTask, UpdateEncoder } from './fast-codec.js';
 
 /** Callbacks of one subscription. */
 export interface SubscriptionCallbacks {
   onEvent(event: ExecutorEvent): void;
+  /** A LAUNCH event read by the fast protobuf path (others come to `onEvent`). */
+  onLaunch(task: LaunchedTask): void;
   /** Called once when the stream ends or breaks (never after `closeStream()`/`close()` by us). */
   onEnd(error: Error | undefined): void;
 }
@@ -105,11 +107,17 @@ export class AgentConnection {
           }
           for (const record of records) {
             if (!current()) return;
-            let event: ExecutorEvent;
+            let event: ExecutorEvent | undefined;
             try {
-              event =
-                (encoding === 'protobuf' ? decodeAcknowledged(record) : undefined) ??
-                executorEvent.decode(record, encoding);
+              if (encoding === 'protobuf') {
+                const launch = decodeLaunch(record);
+                if (launch) {
+                  callbacks.onLaunch(launch);
+                  continue;
+                }
+                event = decodeAcknowledged(record);
+              }
+              event ??= executorEvent.decode(record, encoding);
             } catch (err) {
               stream.destroy(err as Error);
               return;

@@ -9,6 +9,7 @@
 import { randomFillSync } from 'node:crypto';
 import {
   childLogger,
+  codecFor,
   decodeLaunchEnvelope,
   decodeMessageEnvelope,
   EnvelopeError,
@@ -29,6 +30,7 @@ import {
 import { AgentConnection } from './connection.js';
 import { MessageQueue, type TaskContext, Throttle } from './context.js';
 import { AgentConnectionError, LaunchError } from './errors.js';
+import type { LaunchedTask } from './fast-codec.js';
 import type { HandlerBinding } from './handlers.js';
 import { type ExecutorOptions, type ResolvedExecutorOptions, resolveExecutorOptions } from './options.js';
 import { WorkerPool } from './worker-pool.js';
@@ -109,7 +111,14 @@ type RunState = 'queued' | 'running' | 'killing' | 'done';
 
 interface TaskRun {
   readonly id: string;
-  readonly info: TaskInfo;
+  /** `TaskInfo.data`. */
+  readonly data: Uint8Array | undefined;
+  /** `TaskInfo.kill_policy.grace_period`, in ns. */
+  readonly killGraceNs: number | undefined;
+  /** The TaskInfo, decoded (see {@link taskInfoOf}). */
+  info?: TaskInfo;
+  /** The TaskInfo in protobuf, when it came through the fast LAUNCH path and is not decoded yet. */
+  readonly infoBytes?: Uint8Array;
   state: RunState;
   binding?: HandlerBinding;
   launch?: LaunchEnvelope;
@@ -280,7 +289,7 @@ class ExecutorRuntime implements Executor {
   }
 
   #subscribe(): Promise<void> {
-    const unacknowledgedTasks = [...this.#tasks.values()].filter((r) => !r.acked).map((r) => r.info);
+    const unacknowledgedTasks = [...this.#tasks.values()].filter((r) => !r.acked).map(taskInfoOf);
     const pending = [...this.#unacked.values()];
     for (const u of pending) u.sent = true;
     const unacknowledgedUpdates = pending.map((u) => u.update);
@@ -289,6 +298,13 @@ class ExecutorRuntime implements Executor {
     if (unacknowledgedUpdates.length > 0) subscribe.unacknowledged_updates = unacknowledgedUpdates;
     return this.#conn.subscribe(subscribe, {
       onEvent: (event) => this.#onEvent(event),
+      onLaunch: (task) => {
+        try {
+          this.#onLaunch(task);
+        } catch (err) {
+          this.#log.error('failed to handle an event', { type: 'LAUNCH', error: describeError(err) });
+        }
+      },
       onEnd: (error) => this.#onStreamEnd(error),
     });
   }
@@ -415,8 +431,8 @@ class ExecutorRuntime implements Executor {
   // ---------------------------------------------------------------------------------------------
   // Launch and run
 
-  #onLaunch(info: TaskInfo): void {
-    const run = this.#register(info);
+  #onLaunch(task: TaskInfo | LaunchedTask): void {
+    const run = this.#register(task);
     if (!run) return;
     if (this.#shuttingDown) {
       this.#finish(run, 'TASK_KILLED', { message: `${KILLED}: the executor is shutting down` });
@@ -469,15 +485,34 @@ class ExecutorRuntime implements Executor {
   }
 
   /** A new run for a launched task, or undefined (logged) for a task id already known. */
-  #register(info: TaskInfo): TaskRun | undefined {
-    const id = info.task_id.value;
+  #register(task: TaskInfo | LaunchedTask): TaskRun | undefined {
+    const id = 'taskId' in task ? task.taskId : task.task_id.value;
     if (this.#tasks.has(id)) {
       this.#log.warn('ignored a second LAUNCH of a known task', { taskId: id });
       return undefined;
     }
     this.#launched++;
     this.#clearIdle();
-    const run: TaskRun = { id, info, state: 'queued', acked: false, runningDue: 0 };
+    const run: TaskRun =
+      'taskId' in task
+        ? {
+            id,
+            data: task.data,
+            killGraceNs: task.killGraceNs,
+            infoBytes: task.taskInfo,
+            state: 'queued',
+            acked: false,
+            runningDue: 0,
+          }
+        : {
+            id,
+            data: task.data,
+            killGraceNs: nanoseconds(task.kill_policy?.grace_period),
+            info: task,
+            state: 'queued',
+            acked: false,
+            runningDue: 0,
+          };
     this.#tasks.set(id, run);
     return run;
   }
@@ -495,7 +530,7 @@ class ExecutorRuntime implements Executor {
 
   /** Decodes the launch envelope and finds the handler; returns why the task cannot run, if so. */
   #prepare(run: TaskRun): LaunchError | undefined {
-    const data = run.info.data;
+    const data = run.data;
     if (data === undefined || data.length === 0) {
       return new LaunchError(
         'BAD_LAUNCH_ENVELOPE',
@@ -750,7 +785,7 @@ class ExecutorRuntime implements Executor {
     }
     const graceMs =
       durationMs(policy?.grace_period) ??
-      durationMs(run.info.kill_policy?.grace_period) ??
+      (run.killGraceNs === undefined ? undefined : run.killGraceNs / 1e6) ??
       this.#o.killGracePeriodMs;
     this.#log.info('KILL received', { taskId, graceMs });
     this.#kill(run, graceMs, KILLED);
@@ -1127,9 +1162,22 @@ function hex(bytes: Uint8Array): string {
 }
 
 function durationMs(d: mesos.v1.DurationInfo | undefined): number | undefined {
+  const ns = nanoseconds(d);
+  return ns === undefined ? undefined : ns / 1e6;
+}
+
+function nanoseconds(d: mesos.v1.DurationInfo | undefined): number | undefined {
   if (d === undefined) return undefined;
   const ns = Number(d.nanoseconds);
-  return Number.isFinite(ns) && ns >= 0 ? ns / 1e6 : undefined;
+  return Number.isFinite(ns) && ns >= 0 ? ns : undefined;
+}
+
+const taskInfoCodec = codecFor<TaskInfo>('mesos.v1.TaskInfo');
+
+/** A run's TaskInfo, decoded from its protobuf bytes on first use (re-subscription). */
+function taskInfoOf(run: TaskRun): TaskInfo {
+  run.info ??= taskInfoCodec.fromProtobuf(run.infoBytes!);
+  return run.info;
 }
 
 function abortReason(): Error {

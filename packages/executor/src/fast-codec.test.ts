@@ -1,6 +1,6 @@
-import { executorCall, executorEvent, type TaskStatus } from '@mesoskit/protocol';
+import { codecFor, executorCall, executorEvent, type TaskInfo, type TaskStatus } from '@mesoskit/protocol';
 import { describe, expect, it } from 'vitest';
-import { decodeAcknowledged, UpdateEncoder } from './fast-codec.js';
+import { decodeAcknowledged, decodeLaunch, UpdateEncoder } from './fast-codec.js';
 
 const uuid = Uint8Array.from({ length: 16 }, (_, i) => (i * 37 + 11) & 0xff);
 const ids = { executor_id: { value: 'mesoskit-exec' }, framework_id: { value: 'fw-0001' } };
@@ -84,3 +84,86 @@ describe('decodeAcknowledged', () => {
     expect(decodeAcknowledged(shortUuid)).toBeUndefined();
   });
 });
+
+describe('decodeLaunch', () => {
+  const base: TaskInfo = {
+    name: 'task t-1',
+    task_id: { value: 't-1' },
+    agent_id: { value: 'agent-S0' },
+    resources: [{ name: 'cpus', type: 'SCALAR', scalar: { value: 0.1 } }],
+    executor: {
+      executor_id: { value: 'mesoskit-exec' },
+      framework_id: { value: 'fw-0001' },
+      command: { value: 'mesoskit-executor --handlers ./h.mjs' },
+    },
+  };
+  const launch = (task: TaskInfo) => executorEvent.encode({ type: 'LAUNCH', launch: { task } }, 'protobuf');
+
+  const cases: [string, TaskInfo][] = [
+    ['no data, no kill policy', base],
+    [
+      'data and a kill policy',
+      {
+        ...base,
+        data: Uint8Array.of(1, 2, 3),
+        kill_policy: { grace_period: { nanoseconds: 3_000_000_000 } },
+      },
+    ],
+    [
+      'an empty kill policy and 20 KB of data',
+      { ...base, kill_policy: {}, data: new Uint8Array(20_000).fill(9) },
+    ],
+    [
+      'a non-ASCII task id and labels',
+      { ...base, task_id: { value: 'tâche-🦀' }, labels: { labels: [{ key: 'k', value: 'v' }] } },
+    ],
+  ];
+  for (const [name, task] of cases) {
+    it(`reads task_id, data and kill_policy like the general codec: ${name}`, () => {
+      const bytes = launch(task);
+      const general = executorEvent.decode(bytes, 'protobuf').launch!.task;
+      const fast = decodeLaunch(bytes)!;
+      expect(fast).toBeDefined();
+      expect(fast.taskId).toBe(general.task_id.value);
+      expect(fast.data).toEqual(general.data);
+      expect(fast.killGraceNs).toBe(
+        general.kill_policy?.grace_period === undefined
+          ? undefined
+          : Number(general.kill_policy.grace_period.nanoseconds),
+      );
+      expect(codecFor<TaskInfo>('mesos.v1.TaskInfo').fromProtobuf(fast.taskInfo)).toEqual(general);
+    });
+  }
+
+  it('leaves other events and unexpected TaskInfos to the general codec', () => {
+    expect(decodeLaunch(executorEvent.encode({ type: 'HEARTBEAT' }, 'protobuf'))).toBeUndefined();
+    expect(
+      decodeLaunch(
+        executorEvent.encode(
+          { type: 'LAUNCH_GROUP', launch_group: { task_group: { tasks: [base] } } },
+          'protobuf',
+        ),
+      ),
+    ).toBeUndefined();
+    const negative = launch({ ...base, kill_policy: { grace_period: { nanoseconds: -1 } } });
+    expect(decodeLaunch(negative)).toBeUndefined();
+    const full = launch({ ...base, data: Uint8Array.of(1) });
+    for (let cut = 0; cut < full.length; cut++) expect(decodeLaunch(full.subarray(0, cut))).toBeUndefined();
+    // A TaskInfo without its required agent_id (name "x", task_id "t"): the general codec reports it.
+    const noAgent = [0x0a, 1, 0x78, 0x12, 3, 0x0a, 1, 0x74];
+    const event = Uint8Array.from([0x08, 0x02, 0x22, ...lenPrefixed([0x0a, ...lenPrefixed(noAgent)])]);
+    expect(() => executorEvent.decode(event, 'protobuf')).toThrow(/agent_id/);
+    expect(decodeLaunch(event)).toBeUndefined();
+  });
+});
+
+function lenPrefixed(bytes: number[]): number[] {
+  const out: number[] = [];
+  let n = bytes.length;
+  while (n >= 0x80) {
+    out.push((n & 0x7f) | 0x80);
+    n >>>= 7;
+  }
+  out.push(n);
+  return [...out, ...bytes];
+}

@@ -212,3 +212,111 @@ export function decodeAcknowledged(b: Uint8Array): ExecutorEvent | undefined {
     acknowledged: { task_id: { value: taskId }, uuid: b.slice(p + 2, p + 18) },
   };
 }
+
+/** A LAUNCH event read by {@link decodeLaunch}: what the executor needs now, the rest later. */
+export interface LaunchedTask {
+  readonly taskId: string;
+  /** `TaskInfo.data`. */
+  readonly data: Uint8Array | undefined;
+  /** `TaskInfo.kill_policy.grace_period.nanoseconds`. */
+  readonly killGraceNs: number | undefined;
+  /** The whole `TaskInfo` in protobuf, to decode when it is needed (re-subscription). */
+  readonly taskInfo: Uint8Array;
+}
+
+/** Reads a varint as a number (exact below 2^53); returns [value, next] or undefined. */
+function readVarint(b: Uint8Array, p: number): [number, number] | undefined {
+  let value = 0;
+  let scale = 1;
+  for (let i = 0; i < 10; i++) {
+    if (p >= b.length) return undefined;
+    const byte = b[p++]!;
+    value += (byte & 0x7f) * scale;
+    if (byte < 0x80) return [value, p];
+    scale *= 128;
+  }
+  return undefined;
+}
+
+/** Skips one field's value of `wireType` at `p`; returns the next position or -1. */
+function skipField(b: Uint8Array, p: number, wireType: number): number {
+  switch (wireType) {
+    case 0: {
+      const v = readVarint(b, p);
+      return v ? v[1] : -1;
+    }
+    case 1:
+      return p + 8 <= b.length ? p + 8 : -1;
+    case 2: {
+      const v = readVarint(b, p);
+      return v && v[1] + v[0] <= b.length ? v[1] + v[0] : -1;
+    }
+    case 5:
+      return p + 4 <= b.length ? p + 4 : -1;
+    default:
+      return -1;
+  }
+}
+
+/** The only field (number 1, length-delimited) of a message spanning [p, end), or undefined. */
+function onlyLenField1(b: Uint8Array, p: number, end: number): [number, number] | undefined {
+  if (b[p] !== 0x0a) return undefined;
+  const len = readVarint(b, p + 1);
+  if (!len || len[1] + len[0] !== end) return undefined;
+  return [len[1], end];
+}
+
+/**
+ * A `LAUNCH` event in protobuf (`type`, `launch { task }`), reading only `task_id`, `data` and
+ * `kill_policy` of the TaskInfo, or `undefined` for anything else (or anything unexpected: the
+ * general codec then decodes it, and reports what is wrong).
+ */
+export function decodeLaunch(b: Uint8Array): LaunchedTask | undefined {
+  if (b.length < 6 || b[0] !== 0x08 || b[1] !== 0x02 || b[2] !== 0x22) return undefined;
+  const launchLen = readVarint(b, 3);
+  if (!launchLen || launchLen[1] + launchLen[0] !== b.length) return undefined;
+  const task = onlyLenField1(b, launchLen[1], b.length);
+  if (!task) return undefined;
+  const info = b.slice(task[0], task[1]);
+  let taskId: string | undefined;
+  let data: Uint8Array | undefined;
+  let killGraceNs: number | undefined;
+  let hasName = false;
+  let hasAgent = false;
+  for (let p = 0; p < info.length; ) {
+    const key = readVarint(info, p);
+    if (!key) return undefined;
+    const field = Math.floor(key[0] / 8);
+    const wireType = key[0] & 7;
+    p = key[1];
+    const next = skipField(info, p, wireType);
+    if (next < 0) return undefined;
+    const at = p;
+    p = next;
+    if (wireType === 2 && (field === 2 || field === 6 || field === 12)) {
+      const start = readVarint(info, at)![1];
+      if (field === 6) data = info.subarray(start, next);
+      else if (field === 2) {
+        const value = onlyLenField1(info, start, next);
+        if (!value) return undefined;
+        try {
+          taskId = utf8.decode(info.subarray(value[0], value[1]));
+        } catch {
+          return undefined;
+        }
+      } else {
+        // KillPolicy { grace_period = 1: DurationInfo { nanoseconds = 1 (int64) } }
+        if (start === next) continue;
+        const duration = onlyLenField1(info, start, next);
+        if (!duration) return undefined;
+        if (info[duration[0]] !== 0x08) return undefined;
+        const ns = readVarint(info, duration[0] + 1);
+        if (!ns || ns[1] !== duration[1] || ns[0] >= 2 ** 53) return undefined; // negative int64 too
+        killGraceNs = ns[0];
+      }
+    } else if (field === 1 && wireType === 2) hasName = true;
+    else if (field === 3 && wireType === 2) hasAgent = true;
+  }
+  if (taskId === undefined || !hasName || !hasAgent) return undefined;
+  return { taskId, data, killGraceNs, taskInfo: info };
+}
