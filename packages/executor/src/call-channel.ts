@@ -34,6 +34,7 @@ export class CallChannel {
   #out: Buffer[] = [];
   #flushScheduled = false;
   #buf: Buffer = Buffer.alloc(0);
+  readonly #readBuffer = Buffer.allocUnsafe(64 * 1024);
   /** Bytes of the current response body still to skip (-1: reading the head). */
   #bodyLeft = -1;
   #chunked = false;
@@ -89,13 +90,27 @@ export class CallChannel {
   }
 
   #connect(): net.Socket {
-    const socket = net.connect({ host: this.#host, port: this.#port, noDelay: true });
+    // `onread`: reads land in one reused buffer and skip the stream machinery ('data' events).
+    const socket = net.connect({
+      host: this.#host,
+      port: this.#port,
+      noDelay: true,
+      onread: {
+        buffer: this.#readBuffer,
+        callback: (n: number, buf: Uint8Array): boolean => {
+          this.#onData(socket, (buf as Buffer).subarray(0, n));
+          // Bytes kept for the next read must not live in the reused buffer.
+          if (this.#buf.length > 0 && this.#buf.buffer === this.#readBuffer.buffer)
+            this.#buf = Buffer.from(this.#buf);
+          return true;
+        },
+      },
+    });
     socket.setKeepAlive(true);
     this.#socket = socket;
     this.#buf = Buffer.alloc(0);
     this.#bodyLeft = -1;
     this.#written = 0;
-    socket.on('data', (chunk: Buffer) => this.#onData(socket, chunk));
     const fail = (err: Error | undefined): void => {
       if (this.#socket !== socket) return;
       this.#socket = undefined;

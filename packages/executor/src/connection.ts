@@ -95,7 +95,7 @@ export class AgentConnection {
         },
         onBody: (bytes) => {
           if (refused) {
-            refused.chunks.push(bytes);
+            refused.chunks.push(Buffer.from(bytes));
             return;
           }
           let records: Uint8Array[];
@@ -117,7 +117,8 @@ export class AgentConnection {
                 }
                 event = decodeAcknowledged(record);
               }
-              event ??= executorEvent.decode(record, encoding);
+              // `record` may be a view of the reused read buffer: decode a copy (rare events).
+              event ??= executorEvent.decode(encoding === 'protobuf' ? record.slice() : record, encoding);
             } catch (err) {
               stream.destroy(err as Error);
               return;

@@ -16,7 +16,7 @@ import net from 'node:net';
 export interface StreamHandlers {
   /** The response head arrived. */
   onHead(status: number, headers: ReadonlyMap<string, string>): void;
-  /** Body bytes (de-chunked). The buffer is not reused by the reader. */
+  /** Body bytes (de-chunked): a view valid only during the call (the read buffer is reused). */
   onBody(bytes: Buffer): void;
   /**
    * Called once: the body ended (`error` undefined), or the connection failed or was destroyed
@@ -28,6 +28,7 @@ export interface StreamHandlers {
 const CRLF = Buffer.from('\r\n');
 const CRLF2 = Buffer.from('\r\n\r\n');
 const MAX_HEAD_BYTES = 64 * 1024;
+const READ_BUFFER_BYTES = 64 * 1024;
 
 /** Where the reader is in the response. */
 const Body = {
@@ -61,9 +62,20 @@ export class StreamRequest {
   constructor(url: URL, head: string, body: Uint8Array, handlers: StreamHandlers) {
     this.#handlers = handlers;
     const host = url.hostname.replace(/^\[|\]$/g, '');
-    const socket = net.connect({ host, port: Number(url.port || 80), noDelay: true });
+    // `onread`: reads land in one reused buffer and skip the stream machinery ('data' events).
+    const socket = net.connect({
+      host,
+      port: Number(url.port || 80),
+      noDelay: true,
+      onread: {
+        buffer: Buffer.allocUnsafe(READ_BUFFER_BYTES),
+        callback: (n: number, buf: Uint8Array): boolean => {
+          this.#onData(buf as Buffer, n);
+          return true;
+        },
+      },
+    });
     this.#socket = socket;
-    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('error', (err) => this.#end(err));
     socket.on('close', () => {
       if (this.#state === Body.UntilClose) this.#end(undefined);
@@ -87,7 +99,9 @@ export class StreamRequest {
     this.#handlers.onEnd(error);
   }
 
-  #onData(chunk: Buffer): void {
+  /** `read[0, n)`: valid during this call only (the buffer is reused), so kept bytes are copied. */
+  #onData(read: Buffer, n: number): void {
+    const chunk = read.subarray(0, n);
     const buf = this.#buf === undefined ? chunk : Buffer.concat([this.#buf, chunk]);
     this.#buf = undefined;
     let p = 0;
@@ -100,7 +114,7 @@ export class StreamRequest {
               this.#end(new Error('response head too large'));
               return;
             }
-            this.#buf = buf.subarray(p);
+            this.#buf = Buffer.from(buf.subarray(p));
             return;
           }
           const head = buf.toString('latin1', p, end);
@@ -136,7 +150,7 @@ export class StreamRequest {
               this.#end(new Error('chunk size line too long'));
               return;
             }
-            this.#buf = buf.subarray(p);
+            this.#buf = Buffer.from(buf.subarray(p));
             return;
           }
           const size = Number.parseInt(buf.toString('latin1', p, eol), 16);
@@ -168,7 +182,7 @@ export class StreamRequest {
         }
         case Body.DataEnd: {
           if (buf.length - p < 2) {
-            this.#buf = buf.subarray(p);
+            this.#buf = Buffer.from(buf.subarray(p));
             return;
           }
           if (buf[p] !== 0x0d || buf[p + 1] !== 0x0a) {
@@ -190,7 +204,7 @@ export class StreamRequest {
             this.#end(undefined);
             return;
           }
-          this.#buf = buf.subarray(p);
+          this.#buf = Buffer.from(buf.subarray(p));
           return;
         }
         case Body.UntilClose: {

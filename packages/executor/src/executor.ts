@@ -129,7 +129,7 @@ interface TaskRun {
   /** Some update of this task was acknowledged. */
   acked: boolean;
   /** Hex uuid of the terminal update, once sent. */
-  terminalUuid?: string;
+  terminalUuid?: number;
   messages?: MessageQueue<unknown>;
   throttle?: Throttle<unknown>;
   killTimer?: ReturnType<typeof setTimeout>;
@@ -174,7 +174,8 @@ class ExecutorRuntime implements Executor {
   #queue: TaskRun[] = [];
   #queueHead = 0;
   #queued = 0;
-  readonly #unacked = new Map<string, PendingUpdate>();
+  /** Updates sent and not yet acknowledged, by {@link uuidKey} of their uuid. */
+  readonly #unacked = new Map<number, PendingUpdate>();
   readonly #perHandler = new Map<string, number>();
   #running = 0;
   #launched = 0;
@@ -195,6 +196,8 @@ class ExecutorRuntime implements Executor {
   readonly #closedPromise: Promise<ExecutorExit>;
   #processHandler: ((err: unknown) => void) | undefined;
   #pool: WorkerPool | undefined;
+  /** `executor_id` of every status update (one shared object: codecs only read it). */
+  readonly #executorIdValue: { value: string };
   /** Runs waiting for their TASK_RUNNING (with `runningUpdateDelayMs`), in due order. */
   readonly #runningQueue: TaskRun[] = [];
   #runningTimer: ReturnType<typeof setTimeout> | undefined;
@@ -204,6 +207,7 @@ class ExecutorRuntime implements Executor {
     const env = options.environment;
     this.#log = childLogger(options.logger, { executorId: env.executorId, frameworkId: env.frameworkId });
     this.#agentId = env.agentId ?? '';
+    this.#executorIdValue = { value: env.executorId };
     this.#conn = new AgentConnection({
       url: env.agentUrl,
       frameworkId: env.frameworkId,
@@ -603,21 +607,46 @@ class ExecutorRuntime implements Executor {
     if (this.#o.runningUpdateDelayMs <= 0) this.#sendUpdate(run, 'TASK_RUNNING', undefined);
     else this.#deferRunning(run);
     const ctx = new RunContext(run, launch, this.#host);
-    let result: Promise<unknown>;
-    if (binding.options.isolation === 'worker') {
-      result = this.#runInWorker(run, ctx, launch.input);
-    } else {
+    let result: unknown;
+    if (binding.options.isolation === 'worker') result = this.#runInWorker(run, ctx, launch.input);
+    else {
       try {
-        result = Promise.resolve(binding.fn(launch.input as never, ctx));
+        result = binding.fn(launch.input as never, ctx);
+        if (!isThenable(result)) {
+          // A synchronous handler: settle with the others of this tick in one microtask.
+          this.#settleSoon(run, true, result);
+          return;
+        }
       } catch (err) {
-        result = Promise.reject(err);
+        this.#settleSoon(run, false, err);
+        return;
       }
     }
-    result.then(
+    Promise.resolve(result).then(
       (output) => this.#onSettled(run, true, output),
       (error: unknown) => this.#onSettled(run, false, error),
     );
   }
+
+  /** Runs settled synchronously, waiting for the microtask that reports them. */
+  #settledSoon: { run: TaskRun; ok: boolean; value: unknown }[] = [];
+
+  #settleSoon(run: TaskRun, ok: boolean, value: unknown): void {
+    if (this.#settledSoon.length === 0) queueMicrotask(this.#drainSettled);
+    this.#settledSoon.push({ run, ok, value });
+  }
+
+  readonly #drainSettled = (): void => {
+    const list = this.#settledSoon;
+    this.#settledSoon = [];
+    for (const { run, ok, value } of list) {
+      try {
+        this.#onSettled(run, ok, value);
+      } catch (err) {
+        this.#log.error('failed to report a settled task', { taskId: run.id, error: describeError(err) });
+      }
+    }
+  };
 
   /**
    * TASK_RUNNING waits `runningUpdateDelayMs`, so a run that settles sooner goes straight to its
@@ -952,18 +981,26 @@ class ExecutorRuntime implements Executor {
   // Updates and messages
 
   /** Sends a status update and keeps it until ACKNOWLEDGED; returns its uuid in hex. */
-  #sendUpdate(run: TaskRun, state: TaskState, extra: Partial<TaskStatus> | undefined): string {
-    const uuid = uuidV4();
+  #sendUpdate(run: TaskRun, state: TaskState, extra: Partial<TaskStatus> | undefined): number {
+    let uuid = uuidV4();
+    let key = uuidKey(uuid);
+    while (this.#unacked.has(key)) {
+      uuid = uuidV4(); // 48 random bits alike: astronomically rare, but keys must be unique
+      key = uuidKey(uuid);
+    }
     const status: TaskStatus = {
       task_id: { value: run.id },
       state,
       source: 'SOURCE_EXECUTOR',
-      executor_id: { value: this.#o.environment.executorId },
+      executor_id: this.#executorIdValue,
       timestamp: Date.now() / 1000,
       uuid,
-      ...extra,
     };
-    const key = hex(uuid);
+    if (extra !== undefined) {
+      if (extra.message !== undefined) status.message = extra.message;
+      if (extra.reason !== undefined) status.reason = extra.reason;
+      if (extra.data !== undefined) status.data = extra.data;
+    }
     const pending: PendingUpdate = { taskId: run.id, update: { status }, sent: false };
     this.#unacked.set(key, pending);
     if (this.#connected) this.#postUpdate(pending);
@@ -997,9 +1034,9 @@ class ExecutorRuntime implements Executor {
   };
 
   #onAcknowledged(taskId: string, uuid: Uint8Array): void {
-    const key = hex(uuid);
+    const key = uuidKey(uuid);
     const pending = this.#unacked.get(key);
-    if (!pending) {
+    if (!pending || !sameBytes(pending.update.status.uuid!, uuid)) {
       this.#log.debug('ACKNOWLEDGED for an unknown update', { taskId });
       return;
     }
@@ -1152,13 +1189,25 @@ function uuidV4(): Uint8Array {
   return b;
 }
 
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+/** The first 48 bits of a uuid (all random in a v4 uuid) as a number: the key of an unacknowledged update. */
+function uuidKey(b: Uint8Array): number {
+  if (b.length < 6) return -1;
+  return ((b[0]! << 16) | (b[1]! << 8) | b[2]!) * 0x1000000 + ((b[3]! << 16) | (b[4]! << 8) | b[5]!);
+}
 
-/** Lower-case hex of a uuid (the key of the unacknowledged updates). */
-function hex(bytes: Uint8Array): string {
-  let s = '';
-  for (let i = 0; i < bytes.length; i++) s += HEX[bytes[i]!];
-  return s;
+/** A value `await` would treat as a promise (reading `then` may throw: the caller catches it). */
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    value !== null &&
+    (typeof value === 'object' || typeof value === 'function') &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 function durationMs(d: mesos.v1.DurationInfo | undefined): number | undefined {
