@@ -35,6 +35,12 @@ export class CallChannel {
   #flushScheduled = false;
   #buf: Buffer = Buffer.alloc(0);
   readonly #readBuffer = Buffer.allocUnsafe(64 * 1024);
+  readonly #readBatchMs: number;
+  #pauseTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly #resume = (socket: net.Socket): void => {
+    this.#pauseTimer = undefined;
+    if (this.#socket === socket) socket.resume();
+  };
   /** Bytes of the current response body still to skip (-1: reading the head). */
   #bodyLeft = -1;
   #chunked = false;
@@ -43,7 +49,12 @@ export class CallChannel {
   /** How many of `#pending` (from the front) were written to the current connection. */
   #written = 0;
 
-  constructor(url: URL, headers: Record<string, string>) {
+  /**
+   * @param readBatchMs while answers are due, wait this long between reads of the connection
+   *   (0: read each answer as it comes).
+   */
+  constructor(url: URL, headers: Record<string, string>, readBatchMs = 0) {
+    this.#readBatchMs = readBatchMs;
     this.#host = url.hostname.replace(/^\[|\]$/g, '');
     this.#port = Number(url.port || 80);
     let head = `POST ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\n`;
@@ -102,7 +113,12 @@ export class CallChannel {
           // Bytes kept for the next read must not live in the reused buffer.
           if (this.#buf.length > 0 && this.#buf.buffer === this.#readBuffer.buffer)
             this.#buf = Buffer.from(this.#buf);
-          return true;
+          // Nobody waits on these answers (calls are pipelined, fire and forget), so while more
+          // are due, read them in batches: a pause of a few ms lets the agent's answers pile up
+          // and costs one wake-up instead of one per answer.
+          if (this.#pending.length === 0 || this.#readBatchMs <= 0 || this.#socket !== socket) return true;
+          this.#pauseTimer = setTimeout(this.#resume, this.#readBatchMs, socket);
+          return false;
         },
       },
     });
@@ -192,6 +208,7 @@ export class CallChannel {
 
   close(): void {
     this.#closed = true;
+    if (this.#pauseTimer !== undefined) clearTimeout(this.#pauseTimer);
     const socket = this.#socket;
     this.#socket = undefined;
     socket?.destroy();

@@ -30,6 +30,9 @@ export interface SubscriptionCallbacks {
   onEnd(error: Error | undefined): void;
 }
 
+/** Answers to calls are read at most this often while some are due (see CallChannel). */
+const CALL_READ_BATCH_MS = 5;
+
 export type CallBody = Omit<ExecutorCall, 'executor_id' | 'framework_id'>;
 
 export class AgentConnection {
@@ -56,7 +59,7 @@ export class AgentConnection {
     this.#encoding = init.encoding;
     this.#headers = { 'Content-Type': MEDIA_TYPES[init.encoding] };
     if (init.authToken !== undefined) this.#headers.Authorization = `Bearer ${init.authToken}`;
-    this.#calls = new CallChannel(this.#url, this.#headers);
+    this.#calls = new CallChannel(this.#url, this.#headers, CALL_READ_BATCH_MS);
     this.#updates = new UpdateEncoder(init.executorId, init.frameworkId);
     let head = `POST ${this.#url.pathname}${this.#url.search} HTTP/1.1\r\nHost: ${this.#url.host}\r\n`;
     for (const [k, v] of Object.entries({ ...this.#headers, Accept: MEDIA_TYPES[init.encoding] }))

@@ -1014,6 +1014,8 @@ class ExecutorRuntime implements Executor {
 
   readonly #updatePosted = (error: Error | undefined, code: number, pending: PendingUpdate): void => {
     const { status } = pending.update;
+    // Acknowledged already (the answer can come later: answers are read in batches), or closing.
+    if (this.#closed || this.#unacked.get(uuidKey(status.uuid!)) !== pending) return;
     if (error !== undefined) {
       this.#log.warn('status update could not be sent', {
         taskId: pending.taskId,
