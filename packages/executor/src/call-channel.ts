@@ -36,6 +36,7 @@ export class CallChannel {
   #buf: Buffer = Buffer.alloc(0);
   readonly #readBuffer = Buffer.allocUnsafe(64 * 1024);
   readonly #readBatchMs: number;
+  #requestHead: Buffer | undefined;
   #pauseTimer: ReturnType<typeof setTimeout> | undefined;
   readonly #resume = (socket: net.Socket): void => {
     this.#pauseTimer = undefined;
@@ -79,6 +80,21 @@ export class CallChannel {
     const bytes = Buffer.allocUnsafe(head.length + body.byteLength);
     bytes.write(head, 0, 'latin1');
     bytes.set(body, head.length);
+    this.sendRequest(bytes, done, context);
+  }
+
+  /** The request line and headers of every call, up to and including `Content-Length: `. */
+  get requestHead(): Buffer {
+    this.#requestHead ??= Buffer.from(`${this.#head}Content-Length: `, 'latin1');
+    return this.#requestHead;
+  }
+
+  /** Sends a whole request built on {@link requestHead} (length, blank line and body after it). */
+  sendRequest<C>(bytes: Buffer, done: CallDone<C>, context: C): void {
+    if (this.#closed) {
+      process.nextTick(done, new Error('the call connection is closed'), 0, context);
+      return;
+    }
     this.#pending.push({ done: done as CallDone, context, bytes, retried: false });
     this.#out.push(bytes);
     this.#scheduleFlush();

@@ -24,6 +24,8 @@ import { decodeAcknowledged, decodeLaunch, type LaunchedTask, UpdateEncoder } fr
 /** Callbacks of one subscription. */
 export interface SubscriptionCallbacks {
   onEvent(event: ExecutorEvent): void;
+  /** More ACKNOWLEDGED events are expected (some updates are not acknowledged yet). */
+  acksDue(): boolean;
   /** A LAUNCH event read by the fast protobuf path (others come to `onEvent`). */
   onLaunch(task: LaunchedTask): void;
   /** Called once when the stream ends or breaks (never after `closeStream()`/`close()` by us). */
@@ -32,6 +34,12 @@ export interface SubscriptionCallbacks {
 
 /** Answers to calls are read at most this often while some are due (see CallChannel). */
 const CALL_READ_BATCH_MS = 5;
+/**
+ * After a read that brought only ACKNOWLEDGED events, while more are due, the event stream is
+ * read again after this pause: acknowledgements of a burst of updates then come in a few reads
+ * instead of one each, and a LAUNCH or KILL waits at most this long.
+ */
+const STREAM_READ_BATCH_MS = 1;
 
 export type CallBody = Omit<ExecutorCall, 'executor_id' | 'framework_id'>;
 
@@ -86,6 +94,8 @@ export class AgentConnection {
       let encoding = this.#encoding;
       const decoder = new RecordIODecoder();
       const current = (): boolean => generation === this.#streamGeneration;
+      // Whether every event of the last read was an ACKNOWLEDGED (see pauseAfterRead).
+      let onlyAcks = true;
       const stream = new StreamRequest(this.#url, this.#streamHead, body, {
         onHead: (status, headers) => {
           if (status !== 200) {
@@ -108,6 +118,7 @@ export class AgentConnection {
             stream.destroy(err as Error);
             return;
           }
+          onlyAcks = records.length > 0;
           for (const record of records) {
             if (!current()) return;
             let event: ExecutorEvent | undefined;
@@ -115,6 +126,7 @@ export class AgentConnection {
               if (encoding === 'protobuf') {
                 const launch = decodeLaunch(record);
                 if (launch) {
+                  onlyAcks = false;
                   callbacks.onLaunch(launch);
                   continue;
                 }
@@ -126,9 +138,11 @@ export class AgentConnection {
               stream.destroy(err as Error);
               return;
             }
+            if (event.type !== 'ACKNOWLEDGED') onlyAcks = false;
             callbacks.onEvent(event);
           }
         },
+        pauseAfterRead: () => (onlyAcks && callbacks.acksDue() ? STREAM_READ_BATCH_MS : 0),
         onEnd: (error) => {
           if (refused) {
             settled = true;
@@ -192,12 +206,17 @@ export class AgentConnection {
    * (`AGENT_UNREACHABLE`) on a network error, and `context`.
    */
   send<C>(call: CallBody, done: CallDone<C>, context: C): void {
-    const fast =
+    const wrapped: SendContext<C> = { call, done, context };
+    const request =
       call.type === 'UPDATE' && call.update !== undefined && this.#encoding === 'protobuf'
-        ? this.#updates.encode(call.update.status)
+        ? this.#updates.encode(call.update.status, this.#calls.requestHead)
         : undefined;
-    const body = fast ?? executorCall.encode({ ...this.#ids, ...call }, this.#encoding);
-    this.#calls.send(body, wrapNetworkError as CallDone<SendContext<C>>, { call, done, context });
+    if (request !== undefined) {
+      this.#calls.sendRequest(request, wrapNetworkError as CallDone<SendContext<C>>, wrapped);
+      return;
+    }
+    const body = executorCall.encode({ ...this.#ids, ...call }, this.#encoding);
+    this.#calls.send(body, wrapNetworkError as CallDone<SendContext<C>>, wrapped);
   }
 
   /** Closes both connections. */

@@ -23,6 +23,11 @@ export interface StreamHandlers {
    * (before or after the head).
    */
   onEnd(error: Error | undefined): void;
+  /**
+   * Asked after each read: how many ms to wait before reading again (0 or undefined: at once).
+   * A short pause lets small writes of the server pile up into one read.
+   */
+  pauseAfterRead?(): number;
 }
 
 const CRLF = Buffer.from('\r\n');
@@ -58,6 +63,11 @@ export class StreamRequest {
   #left = 0;
   #buf: Buffer | undefined;
   #ended = false;
+  #pauseTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly #resume = (): void => {
+    this.#pauseTimer = undefined;
+    if (!this.#ended) this.#socket.resume();
+  };
 
   constructor(url: URL, head: string, body: Uint8Array, handlers: StreamHandlers) {
     this.#handlers = handlers;
@@ -71,7 +81,10 @@ export class StreamRequest {
         buffer: Buffer.allocUnsafe(READ_BUFFER_BYTES),
         callback: (n: number, buf: Uint8Array): boolean => {
           this.#onData(buf as Buffer, n);
-          return true;
+          const pause = this.#ended ? 0 : (handlers.pauseAfterRead?.() ?? 0);
+          if (pause <= 0) return true;
+          this.#pauseTimer = setTimeout(this.#resume, pause);
+          return false;
         },
       },
     });
@@ -95,6 +108,7 @@ export class StreamRequest {
     if (this.#ended) return;
     this.#ended = true;
     this.#state = Body.Done;
+    if (this.#pauseTimer !== undefined) clearTimeout(this.#pauseTimer);
     this.#socket.destroy();
     this.#handlers.onEnd(error);
   }

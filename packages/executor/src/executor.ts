@@ -302,6 +302,7 @@ class ExecutorRuntime implements Executor {
     if (unacknowledgedUpdates.length > 0) subscribe.unacknowledged_updates = unacknowledgedUpdates;
     return this.#conn.subscribe(subscribe, {
       onEvent: (event) => this.#onEvent(event),
+      acksDue: () => this.#unacked.size > 0,
       onLaunch: (task) => {
         try {
           this.#onLaunch(task);
@@ -628,24 +629,33 @@ class ExecutorRuntime implements Executor {
     );
   }
 
-  /** Runs settled synchronously, waiting for the microtask that reports them. */
-  #settledSoon: { run: TaskRun; ok: boolean; value: unknown }[] = [];
+  /**
+   * Runs settled synchronously, waiting for the microtask that reports them. Runs that the
+   * reports start (freed slots) and that settle synchronously too join the same list, so a
+   * stream of short tasks costs one microtask, not one each.
+   */
+  readonly #settledSoon: { run: TaskRun; ok: boolean; value: unknown }[] = [];
+  #drainScheduled = false;
 
   #settleSoon(run: TaskRun, ok: boolean, value: unknown): void {
-    if (this.#settledSoon.length === 0) queueMicrotask(this.#drainSettled);
     this.#settledSoon.push({ run, ok, value });
+    if (this.#drainScheduled) return;
+    this.#drainScheduled = true;
+    queueMicrotask(this.#drainSettled);
   }
 
   readonly #drainSettled = (): void => {
     const list = this.#settledSoon;
-    this.#settledSoon = [];
-    for (const { run, ok, value } of list) {
+    for (let i = 0; i < list.length; i++) {
+      const { run, ok, value } = list[i]!;
       try {
         this.#onSettled(run, ok, value);
       } catch (err) {
         this.#log.error('failed to report a settled task', { taskId: run.id, error: describeError(err) });
       }
     }
+    list.length = 0;
+    this.#drainScheduled = false;
   };
 
   /**

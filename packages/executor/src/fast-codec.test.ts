@@ -48,6 +48,16 @@ describe('UpdateEncoder', () => {
     });
   }
 
+  it('writes a whole HTTP request after a given head', () => {
+    const head = Buffer.from('POST /api/v1/executor HTTP/1.1\r\nHost: x\r\nContent-Length: ', 'latin1');
+    const s = status({ state: 'TASK_FINISHED', data: new Uint8Array(300).fill(1) });
+    const request = encoder.encode(s, head)!;
+    const body = encoder.encode(s)!;
+    expect(request.toString('latin1')).toBe(
+      `${head.toString('latin1')}${body.length}\r\n\r\n${body.toString('latin1')}`,
+    );
+  });
+
   it('leaves anything else to the general codec', () => {
     expect(encoder.encode(status({ state: 'TASK_LOST' }))).toBeUndefined();
     expect(encoder.encode(status({ reason: 'REASON_EXECUTOR_TERMINATED' }))).toBeUndefined();

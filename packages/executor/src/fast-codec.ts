@@ -87,9 +87,11 @@ export class UpdateEncoder {
 
   /**
    * The call's bytes, or `undefined` when the status has a field or value this encoder does
-   * not write (use the general codec then).
+   * not write (use the general codec then). With `httpHead` (an HTTP request head up to and
+   * including `Content-Length: `), the whole request: head, length, blank line, body, in one
+   * buffer.
    */
-  encode(status: TaskStatus): Buffer | undefined {
+  encode(status: TaskStatus, httpHead?: Buffer): Buffer | undefined {
     const state = STATE_NUMBERS[status.state];
     const reason = status.reason === undefined ? -1 : REASON_NUMBERS[status.reason];
     const uuid = status.uuid;
@@ -127,8 +129,17 @@ export class UpdateEncoder {
       (reason < 0 ? 0 : 2) +
       18;
     const updateSize = fieldSize(statusSize);
-    const b = Buffer.allocUnsafe(this.#prefix.length + fieldSize(updateSize));
-    let p = this.#prefix.copy(b, 0);
+    const bodySize = this.#prefix.length + fieldSize(updateSize);
+    let p = 0;
+    let b: Buffer;
+    if (httpHead === undefined) b = Buffer.allocUnsafe(bodySize);
+    else {
+      const length = `${bodySize}\r\n\r\n`;
+      b = Buffer.allocUnsafe(httpHead.length + length.length + bodySize);
+      p = httpHead.copy(b, 0);
+      p += b.write(length, p, 'latin1');
+    }
+    p += this.#prefix.copy(b, p);
     b[p++] = 0x2a; // update
     p = writeVarint(b, p, updateSize);
     b[p++] = 0x0a; // update.status
