@@ -18,8 +18,9 @@ import {
 } from '@mesoskit/protocol';
 import { CallChannel, type CallDone } from './call-channel.js';
 import { AgentConnectionError } from './errors.js';
-import { StreamRequest } from './event-stream.js';
+import { type StreamHandlers, StreamRequest } from './event-stream.js';
 import { decodeAcknowledged, decodeLaunch, type LaunchedTask, UpdateEncoder } from './fast-codec.js';
+import { requestHead, streamHeaders, takeEarlySubscription } from './pre-subscribe.js';
 
 /** Callbacks of one subscription. */
 export interface SubscriptionCallbacks {
@@ -69,10 +70,7 @@ export class AgentConnection {
     if (init.authToken !== undefined) this.#headers.Authorization = `Bearer ${init.authToken}`;
     this.#calls = new CallChannel(this.#url, this.#headers, CALL_READ_BATCH_MS);
     this.#updates = new UpdateEncoder(init.executorId, init.frameworkId);
-    let head = `POST ${this.#url.pathname}${this.#url.search} HTTP/1.1\r\nHost: ${this.#url.host}\r\n`;
-    for (const [k, v] of Object.entries({ ...this.#headers, Accept: MEDIA_TYPES[init.encoding] }))
-      head += `${k}: ${v}\r\n`;
-    this.#streamHead = head;
+    this.#streamHead = requestHead(this.#url, streamHeaders(init.encoding, init.authToken));
   }
 
   /**
@@ -96,7 +94,7 @@ export class AgentConnection {
       const current = (): boolean => generation === this.#streamGeneration;
       // Whether every event of the last read was an ACKNOWLEDGED (see pauseAfterRead).
       let onlyAcks = true;
-      const stream = new StreamRequest(this.#url, this.#streamHead, body, {
+      const handlers: StreamHandlers = {
         onHead: (status, headers) => {
           if (status !== 200) {
             refused = { status, chunks: [] };
@@ -173,7 +171,12 @@ export class AgentConnection {
           // Mesos ends a stream with the terminating chunk: a clean end, `error` undefined.
           callbacks.onEnd(error);
         },
-      });
+      };
+      // The CLI may have sent this very SUBSCRIBE already, before loading the runtime (cold start).
+      const early = takeEarlySubscription(this.#streamHead, body);
+      const stream = early
+        ? early.adopt(handlers)
+        : new StreamRequest(this.#url, this.#streamHead, body, handlers);
       this.#stream = stream;
     });
   }

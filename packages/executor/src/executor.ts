@@ -1233,11 +1233,10 @@ function nanoseconds(d: mesos.v1.DurationInfo | undefined): number | undefined {
   return Number.isFinite(ns) && ns >= 0 ? ns : undefined;
 }
 
-const taskInfoCodec = codecFor<TaskInfo>('mesos.v1.TaskInfo');
-
 /** A run's TaskInfo, decoded from its protobuf bytes on first use (re-subscription). */
 function taskInfoOf(run: TaskRun): TaskInfo {
-  run.info ??= taskInfoCodec.fromProtobuf(run.infoBytes!);
+  // codecFor compiles the codec on first use: not at module load (cold start).
+  run.info ??= codecFor<TaskInfo>('mesos.v1.TaskInfo').fromProtobuf(run.infoBytes!);
   return run.info;
 }
 

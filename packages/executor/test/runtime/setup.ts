@@ -39,10 +39,16 @@ export function recordingLogger(logs: LogEntry[]): Logger {
 
 /** Starts a fake agent and an executor subscribed to it. */
 export async function start(
-  options: Partial<ExecutorOptions> & { agentOptions?: FakeAgentOptions; env?: Record<string, string> } = {},
+  options: Partial<ExecutorOptions> & {
+    agentOptions?: FakeAgentOptions;
+    env?: Record<string, string>;
+    /** Runs once the agent listens, before runExecutor. */
+    beforeRun?: (agent: FakeAgent) => Promise<void>;
+  } = {},
 ): Promise<Harness> {
-  const { agentOptions, env, ...rest } = options;
+  const { agentOptions, env, beforeRun, ...rest } = options;
   const agent = await FakeAgent.start(agentOptions);
+  await beforeRun?.(agent);
   const logs: LogEntry[] = [];
   let executor: Executor;
   try {
