@@ -74,9 +74,9 @@ async function coldStartMs(): Promise<number> {
   return ms;
 }
 
-async function cpuPerTaskUs(n: number, encoding: 'json' | 'protobuf'): Promise<number> {
+async function cpuPerTaskUs(n: number, encoding: 'json' | 'protobuf', args: string[] = []): Promise<number> {
   const agent = await FakeAgent.start();
-  const child = startExecutor(agent, ['--concurrency', '64', '--encoding', encoding]);
+  const child = startExecutor(agent, ['--concurrency', '64', '--encoding', encoding, ...args]);
   await agent.waitForCall('SUBSCRIBE', (c) => c.type === 'SUBSCRIBE', 10_000);
   await launchAll(agent, 200, 'bench.noop', null, 'warm'); // warm-up (JIT)
   const before = cpuMs(child.pid!);
@@ -103,6 +103,8 @@ export const executorCases: AsyncBenchCase[] = [
     figures: {
       'cpu-us-per-task-protobuf': 'µs executor CPU per task (protobuf)',
       'cpu-us-per-task-json': 'µs executor CPU per task (JSON)',
+      'cpu-us-per-task-protobuf-running-at-once':
+        'µs executor CPU per task (protobuf, --running-update-delay 0ms: TASK_RUNNING for every task)',
     },
     targets: { 'cpu-us-per-task-protobuf': { max: 60, text: '≤ 60 µs' } },
     async run(quick) {
@@ -110,6 +112,10 @@ export const executorCases: AsyncBenchCase[] = [
       return {
         'cpu-us-per-task-protobuf': await cpuPerTaskUs(n, 'protobuf'),
         'cpu-us-per-task-json': await cpuPerTaskUs(n, 'json'),
+        'cpu-us-per-task-protobuf-running-at-once': await cpuPerTaskUs(n, 'protobuf', [
+          '--running-update-delay',
+          '0ms',
+        ]),
       };
     },
   },
