@@ -19,7 +19,7 @@ import {
 import { CallChannel, type CallDone } from './call-channel.js';
 import { AgentConnectionError } from './errors.js';
 import { type StreamHandlers, StreamRequest } from './event-stream.js';
-import { decodeAcknowledged, decodeLaunch, type LaunchedTask, UpdateEncoder } from './fast-codec.js';
+import { copyOf, decodeAcknowledged, decodeLaunch, type LaunchedTask, UpdateEncoder } from './fast-codec.js';
 import { requestHead, streamHeaders, takeEarlySubscription } from './pre-subscribe.js';
 
 /** Callbacks of one subscription. */
@@ -131,7 +131,7 @@ export class AgentConnection {
                 event = decodeAcknowledged(record);
               }
               // `record` may be a view of the reused read buffer: decode a copy (rare events).
-              event ??= executorEvent.decode(encoding === 'protobuf' ? record.slice() : record, encoding);
+              event ??= executorEvent.decode(encoding === 'protobuf' ? copyOf(record) : record, encoding);
             } catch (err) {
               stream.destroy(err as Error);
               return;

@@ -145,6 +145,24 @@ describe('decodeLaunch', () => {
     });
   }
 
+  it('copies what it keeps: the input (a reused read buffer) may be overwritten afterwards', () => {
+    const task = { ...base, data: Uint8Array.of(1, 2, 3) };
+    const bytes = Buffer.from(launch(task));
+    const fast = decodeLaunch(bytes)!;
+    const ack = decodeAcknowledged(
+      Buffer.from(
+        executorEvent.encode(
+          { type: 'ACKNOWLEDGED', acknowledged: { task_id: { value: 't' }, uuid } },
+          'protobuf',
+        ),
+      ),
+    )!;
+    bytes.fill(0);
+    expect(fast.data).toEqual(Uint8Array.of(1, 2, 3));
+    expect(codecFor<TaskInfo>('mesos.v1.TaskInfo').fromProtobuf(fast.taskInfo)).toEqual(task);
+    expect(ack.acknowledged!.uuid).toEqual(uuid);
+  });
+
   it('leaves other events and unexpected TaskInfos to the general codec', () => {
     expect(decodeLaunch(executorEvent.encode({ type: 'HEARTBEAT' }, 'protobuf'))).toBeUndefined();
     expect(

@@ -194,6 +194,16 @@ function readSmallVarint(b: Uint8Array, p: number): [number, number] | undefined
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
+ * A copy of `b[start, end)`. (Not `b.slice()`: on a Buffer that is a view, and the event stream's
+ * records are views of a read buffer that the next read overwrites.)
+ */
+export function copyOf(b: Uint8Array, start = 0, end = b.length): Uint8Array {
+  const out = new Uint8Array(end - start);
+  out.set(b.subarray(start, end));
+  return out;
+}
+
+/**
  * An `ACKNOWLEDGED` event in protobuf, exactly as Mesos writes it (`type`, then
  * `acknowledged { task_id { value }, uuid }`), or `undefined` for anything else.
  */
@@ -220,7 +230,7 @@ export function decodeAcknowledged(b: Uint8Array): ExecutorEvent | undefined {
   if (b[p] !== 0x12 || b[p + 1] !== 16 || p + 18 !== b.length) return undefined;
   return {
     type: 'ACKNOWLEDGED',
-    acknowledged: { task_id: { value: taskId }, uuid: b.slice(p + 2, p + 18) },
+    acknowledged: { task_id: { value: taskId }, uuid: copyOf(b, p + 2, p + 18) },
   };
 }
 
@@ -288,7 +298,7 @@ export function decodeLaunch(b: Uint8Array): LaunchedTask | undefined {
   if (!launchLen || launchLen[1] + launchLen[0] !== b.length) return undefined;
   const task = onlyLenField1(b, launchLen[1], b.length);
   if (!task) return undefined;
-  const info = b.slice(task[0], task[1]);
+  const info = copyOf(b, task[0], task[1]);
   let taskId: string | undefined;
   let data: Uint8Array | undefined;
   let killGraceNs: number | undefined;

@@ -110,6 +110,41 @@ describe('the agent going away', () => {
     }
   });
 
+  it('with checkpointing (protobuf): lists a task intact on re-subscription after many later reads', async () => {
+    const { agent } = await start({
+      encoding: 'protobuf',
+      agentOptions: { autoAck: false },
+      env: { MESOS_CHECKPOINT: '1', MESOS_SUBSCRIPTION_BACKOFF_MAX: '20ms', MESOS_RECOVERY_TIMEOUT: '1mins' },
+    });
+    const kept = agent.launch('kept', {
+      task: block.name,
+      taskVersion: 1,
+      attempt: 1,
+      input: { pad: 'k'.repeat(500) },
+    });
+    await agent.waitForUpdate('kept', 'TASK_RUNNING');
+    // Later events are read into the same read buffer the LAUNCH was read from.
+    for (let i = 0; i < 20; i++) {
+      agent.send({ type: 'HEARTBEAT' });
+      agent.launch(`later-${i}`, {
+        task: echo.name,
+        taskVersion: 1,
+        attempt: 1,
+        input: { text: 'x'.repeat(i * 50) },
+      });
+      await agent.waitForUpdate(`later-${i}`, 'TASK_FINISHED');
+    }
+    agent.endStream();
+    const resubscribe = await agent.waitForCall(
+      'a second SUBSCRIBE',
+      (c, r) => c.type === 'SUBSCRIBE' && r.stream === 2,
+    );
+    expect(resubscribe.subscribe?.unacknowledged_tasks?.find((t) => t.task_id.value === 'kept')).toEqual(
+      kept,
+    );
+    gates.open('kept');
+  });
+
   it('with checkpointing: gives up after MESOS_RECOVERY_TIMEOUT', async () => {
     const { agent, executor } = await start({
       env: { MESOS_CHECKPOINT: '1', MESOS_SUBSCRIPTION_BACKOFF_MAX: '20ms', MESOS_RECOVERY_TIMEOUT: '150ms' },
