@@ -6,7 +6,8 @@ export default defineConfig([
   {
     ...cliConfig({ cli: 'src/cli.ts' }),
     // The CLI imports the runtime lazily (it sends SUBSCRIBE first): its chunks are cli-*.js,
-    // which the library build's clean spares.
+    // which the library build's clean spares, and this build cleans (no stale chunks).
+    clean: ['cli.*', 'cli-*'],
     esbuildOptions(options) {
       options.chunkNames = 'cli-[name]-[hash]';
     },
