@@ -84,6 +84,12 @@ describe('StreamRequest', () => {
     expect(r.error?.message).toBe('the agent closed the connection');
   });
 
+  it('reports a malformed chunk size or chunk end as an error', async () => {
+    const head = 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n';
+    expect((await read(await serve([`${head}zz\r\nabc\r\n`]))).error?.message).toBe('malformed chunk size');
+    expect((await read(await serve([`${head}3\r\nabcXY`]))).error?.message).toBe('malformed chunk end');
+  });
+
   it('reports a malformed response', async () => {
     const r = await read(await serve(['SSH-2.0-OpenSSH\r\n\r\n']));
     expect(r.error?.message).toContain('malformed response');

@@ -214,11 +214,13 @@ describe('idle timeout', () => {
   });
 
   it('does not time out while a task runs', async () => {
-    const { agent, executor } = await start({ idleTimeoutMs: 30 });
+    // TASK_RUNNING comes only after 100 ms of running: waiting for it waits longer than the
+    // idle timeout, with the task running all along (no sleep in the test).
+    const { agent, executor } = await start({ idleTimeoutMs: 30, runningUpdateDelayMs: 100 });
+    const launchedAt = performance.now();
     agent.launch('i2', { task: block.name, taskVersion: 1, attempt: 1, input: {} });
     await agent.waitForUpdate('i2', 'TASK_RUNNING');
-    // Longer than the idle timeout, with the task still running.
-    await new Promise((r) => setTimeout(r, 100));
+    expect(performance.now() - launchedAt).toBeGreaterThanOrEqual(30);
     expect(executor.stats().running).toBe(1);
     gates.open('i2');
     await agent.waitForUpdate('i2', 'TASK_FINISHED');
