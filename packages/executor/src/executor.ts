@@ -293,7 +293,20 @@ class ExecutorRuntime implements Executor {
   }
 
   #subscribe(): Promise<void> {
-    const unacknowledgedTasks = [...this.#tasks.values()].filter((r) => !r.acked).map(taskInfoOf);
+    const unacknowledgedTasks: TaskInfo[] = [];
+    for (const run of this.#tasks.values()) {
+      if (run.acked) continue;
+      try {
+        unacknowledgedTasks.push(taskInfoOf(run));
+      } catch (err) {
+        // Only a TaskInfo the fast LAUNCH path accepted but the full decoder does not: the agent
+        // will have to find the task through its updates.
+        this.#log.warn('a launched TaskInfo cannot be decoded; not listed on re-subscription', {
+          taskId: run.id,
+          error: describeError(err),
+        });
+      }
+    }
     const pending = [...this.#unacked.values()];
     for (const u of pending) u.sent = true;
     const unacknowledgedUpdates = pending.map((u) => u.update);
