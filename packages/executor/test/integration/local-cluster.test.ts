@@ -254,6 +254,43 @@ describe('the executor on the local cluster', () => {
     s.stream.close();
   });
 
+  it('LAUNCH_GROUP: a member that fails gets the others killed (no TASK_KILLING without the capability)', async () => {
+    const s = await session(cluster.masterUrl, frameworkInfo({ name: 'it-group-fail' }));
+    const [offer] = await s.stream.offers();
+    const member = <I>(id: string, def: TaskDefinition<I, unknown>, input: I): mesos.v1.TaskInfo => {
+      const { executor: _, ...info } = task(s, offer!, id, def, input);
+      return info;
+    };
+    const res = await s.accept(
+      [offer!.id.value],
+      [
+        {
+          type: 'LAUNCH_GROUP',
+          launch_group: {
+            executor: {
+              ...executorInfo(s.frameworkId),
+              type: 'CUSTOM',
+              resources: parseResources('cpus:0.1;mem:32;disk:10'),
+            },
+            task_group: { tasks: [member('w1', waitKill, {}), member('c1', crash, {})] },
+          },
+        },
+      ],
+    );
+    expect(res.status).toBe(202);
+    const c1 = await untilTerminal(s, 'c1');
+    const w1 = await untilTerminal(s, 'w1');
+    expect(c1.states).toEqual(['TASK_FAILED']);
+    expect(w1.states).toEqual(['TASK_KILLED']);
+    expect(w1.status).toMatchObject({
+      source: 'SOURCE_EXECUTOR',
+      message: 'Task killed: task c1 of its task group ended in TASK_FAILED',
+    });
+    expect(w1.status.reason).toBeUndefined();
+    await shutdownExecutor(s, offer!);
+    s.stream.close();
+  });
+
   it('SHUTDOWN kills running tasks with TASK_KILLED from the executor, which then exits 0', async () => {
     const s = await session(cluster.masterUrl, frameworkInfo({ name: 'it-shutdown' }));
     const [offer] = await s.stream.offers();
