@@ -19,7 +19,15 @@ import {
 import { CallChannel, type CallDone } from './call-channel.js';
 import { AgentConnectionError } from './errors.js';
 import { type StreamHandlers, StreamRequest } from './event-stream.js';
-import { copyOf, decodeAcknowledged, decodeLaunch, type LaunchedTask, UpdateEncoder } from './fast-codec.js';
+import {
+  copyOf,
+  decodeAcknowledged,
+  decodeAcknowledgedJson,
+  decodeLaunch,
+  JsonUpdateEncoder,
+  type LaunchedTask,
+  UpdateEncoder,
+} from './fast-codec.js';
 import { requestHead, streamHeaders, takeEarlySubscription } from './pre-subscribe.js';
 
 /** Callbacks of one subscription. */
@@ -51,6 +59,7 @@ export class AgentConnection {
   readonly #headers: Record<string, string>;
   readonly #calls: CallChannel;
   readonly #updates: UpdateEncoder;
+  readonly #jsonUpdates: JsonUpdateEncoder;
   /** Request line and headers of SUBSCRIBE (Content-Length follows). */
   readonly #streamHead: string;
   #stream: StreamRequest | undefined;
@@ -70,6 +79,7 @@ export class AgentConnection {
     if (init.authToken !== undefined) this.#headers.Authorization = `Bearer ${init.authToken}`;
     this.#calls = new CallChannel(this.#url, this.#headers, CALL_READ_BATCH_MS);
     this.#updates = new UpdateEncoder(init.executorId, init.frameworkId);
+    this.#jsonUpdates = new JsonUpdateEncoder(init.executorId, init.frameworkId);
     this.#streamHead = requestHead(this.#url, streamHeaders(init.encoding, init.authToken));
   }
 
@@ -129,7 +139,7 @@ export class AgentConnection {
                   continue;
                 }
                 event = decodeAcknowledged(record);
-              }
+              } else event = decodeAcknowledgedJson(record);
               // `record` may be a view of the reused read buffer: decode a copy (rare events).
               event ??= executorEvent.decode(encoding === 'protobuf' ? copyOf(record) : record, encoding);
             } catch (err) {
@@ -210,15 +220,17 @@ export class AgentConnection {
    */
   send<C>(call: CallBody, done: CallDone<C>, context: C): void {
     const wrapped: SendContext<C> = { call, done, context };
-    const request =
-      call.type === 'UPDATE' && call.update !== undefined && this.#encoding === 'protobuf'
-        ? this.#updates.encode(call.update.status, this.#calls.requestHead)
-        : undefined;
-    if (request !== undefined) {
-      this.#calls.sendRequest(request, wrapNetworkError as CallDone<SendContext<C>>, wrapped);
-      return;
+    let body: Uint8Array | undefined;
+    if (call.type === 'UPDATE' && call.update !== undefined) {
+      if (this.#encoding === 'protobuf') {
+        const request = this.#updates.encode(call.update.status, this.#calls.requestHead);
+        if (request !== undefined) {
+          this.#calls.sendRequest(request, wrapNetworkError as CallDone<SendContext<C>>, wrapped);
+          return;
+        }
+      } else body = this.#jsonUpdates.encode(call.update.status);
     }
-    const body = executorCall.encode({ ...this.#ids, ...call }, this.#encoding);
+    body ??= executorCall.encode({ ...this.#ids, ...call }, this.#encoding);
     this.#calls.send(body, wrapNetworkError as CallDone<SendContext<C>>, wrapped);
   }
 

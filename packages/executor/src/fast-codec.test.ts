@@ -1,6 +1,12 @@
 import { codecFor, executorCall, executorEvent, type TaskInfo, type TaskStatus } from '@mesoskit/protocol';
 import { describe, expect, it } from 'vitest';
-import { decodeAcknowledged, decodeLaunch, UpdateEncoder } from './fast-codec.js';
+import {
+  decodeAcknowledged,
+  decodeAcknowledgedJson,
+  decodeLaunch,
+  JsonUpdateEncoder,
+  UpdateEncoder,
+} from './fast-codec.js';
 
 const uuid = Uint8Array.from({ length: 16 }, (_, i) => (i * 37 + 11) & 0xff);
 const ids = { executor_id: { value: 'mesoskit-exec' }, framework_id: { value: 'fw-0001' } };
@@ -195,3 +201,52 @@ function lenPrefixed(bytes: number[]): number[] {
   out.push(n);
   return [...out, ...bytes];
 }
+
+describe('JsonUpdateEncoder', () => {
+  const encoder = new JsonUpdateEncoder('mesoskit-exec', 'fw-0001');
+  const cases: [string, TaskStatus][] = [
+    ['TASK_RUNNING', status()],
+    [
+      'TASK_FINISHED with data',
+      status({ state: 'TASK_FINISHED', message: 'Task finished', data: Uint8Array.of(1, 2, 250) }),
+    ],
+    [
+      'TASK_FAILED with a reason and an awkward message',
+      status({ state: 'TASK_FAILED', reason: 'REASON_TASK_INVALID', message: 'a "quote"\n\u2028 é 🦀' }),
+    ],
+  ];
+  for (const [name, s] of cases) {
+    it(`writes the same JSON as the general codec: ${name}`, () => {
+      const general = executorCall.encode({ ...ids, type: 'UPDATE', update: { status: s } }, 'json');
+      expect(encoder.encode(s)!.toString()).toBe(Buffer.from(general).toString());
+    });
+  }
+
+  it('leaves anything else to the general codec', () => {
+    expect(encoder.encode(status({ state: 'TASK_LOST' }))).toBeUndefined();
+    expect(encoder.encode(status({ healthy: false }))).toBeUndefined();
+    expect(encoder.encode(status({ timestamp: 1795255356 }))).toBeUndefined(); // written `1795255356.0`
+  });
+});
+
+describe('decodeAcknowledgedJson', () => {
+  it('reads what the general codec writes, and what Mesos sent (capture 04)', () => {
+    const event = { type: 'ACKNOWLEDGED' as const, acknowledged: { task_id: { value: 'tâche' }, uuid } };
+    const bytes = executorEvent.encode(event, 'json');
+    expect(decodeAcknowledgedJson(bytes)).toEqual(executorEvent.decode(bytes, 'json'));
+    const mesos = Buffer.from(
+      '{"type":"ACKNOWLEDGED","acknowledged":{"task_id":{"value":"e1"},"uuid":"RkVmz7NKR/qHu+oe5rXuhg=="}}',
+    );
+    expect(decodeAcknowledgedJson(mesos)).toEqual(executorEvent.decode(mesos, 'json'));
+  });
+
+  it('returns undefined for other events and malformed ones', () => {
+    expect(decodeAcknowledgedJson(Buffer.from('{"type":"HEARTBEAT"}'))).toBeUndefined();
+    expect(
+      decodeAcknowledgedJson(
+        Buffer.from('{"type":"ACKNOWLEDGED","acknowledged":{"task_id":{"value":1},"uuid":"x"}}'),
+      ),
+    ).toBeUndefined();
+    expect(decodeAcknowledgedJson(Buffer.from('{"type":"ACKNOWLEDGED",'))).toBeUndefined();
+  });
+});

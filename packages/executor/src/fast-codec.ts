@@ -341,3 +341,88 @@ export function decodeLaunch(b: Uint8Array): LaunchedTask | undefined {
   if (taskId === undefined || !hasName || !hasAgent) return undefined;
   return { taskId, data, killGraceNs, taskInfo: info };
 }
+
+const ACK_JSON_PREFIX = Buffer.from('{"type":"ACKNOWLEDGED"');
+
+/**
+ * An `ACKNOWLEDGED` event in JSON as Mesos writes it
+ * (`{"type":"ACKNOWLEDGED","acknowledged":{"task_id":{"value":…},"uuid":"<base64>"}}`), read with
+ * `JSON.parse`, or `undefined` for anything else.
+ */
+export function decodeAcknowledgedJson(b: Uint8Array): ExecutorEvent | undefined {
+  if (b.length < ACK_JSON_PREFIX.length || !ACK_JSON_PREFIX.equals(b.subarray(0, ACK_JSON_PREFIX.length))) {
+    return undefined;
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(b.buffer, b.byteOffset, b.length).toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  const ack = (value as { acknowledged?: { task_id?: { value?: unknown }; uuid?: unknown } }).acknowledged;
+  const taskId = ack?.task_id?.value;
+  const uuid = ack?.uuid;
+  if (typeof taskId !== 'string' || typeof uuid !== 'string' || !/^[A-Za-z0-9+/]{22}==$/.test(uuid)) {
+    return undefined;
+  }
+  return {
+    type: 'ACKNOWLEDGED',
+    acknowledged: { task_id: { value: taskId }, uuid: new Uint8Array(Buffer.from(uuid, 'base64')) },
+  };
+}
+
+/** Encodes `UPDATE` calls of one executor in Mesos' JSON (fields in `.proto` declaration order). */
+export class JsonUpdateEncoder {
+  readonly #executorId: string;
+  readonly #frameworkId: string;
+
+  constructor(executorId: string, frameworkId: string) {
+    this.#executorId = executorId;
+    this.#frameworkId = frameworkId;
+  }
+
+  /** The call's JSON bytes, or `undefined` when the status is outside what this encoder writes. */
+  encode(status: TaskStatus): Buffer | undefined {
+    const uuid = status.uuid;
+    if (
+      STATE_NUMBERS[status.state] === undefined ||
+      (status.reason !== undefined && REASON_NUMBERS[status.reason] === undefined) ||
+      uuid === undefined ||
+      uuid.length !== 16 ||
+      status.source !== 'SOURCE_EXECUTOR' ||
+      status.executor_id?.value !== this.#executorId ||
+      typeof status.timestamp !== 'number' ||
+      !Number.isFinite(status.timestamp) ||
+      Number.isInteger(status.timestamp) || // the general codec writes a double as `1795255356.0`
+      status.agent_id !== undefined ||
+      status.healthy !== undefined ||
+      status.labels !== undefined ||
+      status.check_status !== undefined ||
+      status.container_status !== undefined ||
+      status.unreachable_time !== undefined ||
+      status.limitation !== undefined
+    ) {
+      return undefined;
+    }
+    const s: Record<string, unknown> = { task_id: { value: status.task_id.value }, state: status.state };
+    if (status.message !== undefined) s.message = status.message;
+    s.source = 'SOURCE_EXECUTOR';
+    if (status.reason !== undefined) s.reason = status.reason;
+    if (status.data !== undefined) s.data = base64(status.data);
+    s.executor_id = { value: this.#executorId };
+    s.timestamp = status.timestamp;
+    s.uuid = base64(uuid);
+    return Buffer.from(
+      JSON.stringify({
+        executor_id: { value: this.#executorId },
+        framework_id: { value: this.#frameworkId },
+        type: 'UPDATE',
+        update: { status: s },
+      }),
+    );
+  }
+}
+
+function base64(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('base64');
+}
