@@ -5,7 +5,8 @@
  * the status and skip the body (`Content-Length` or chunked).
  *
  * This is much cheaper than one `http.request` per call, which matters because every task
- * costs at least two calls (TASK_RUNNING and the terminal update).
+ * costs a call or two (the terminal update, and TASK_RUNNING for longer runs). Nobody waits on
+ * the answers, so with `readBatchMs` they are read in batches while some are due.
  *
  * @module
  */

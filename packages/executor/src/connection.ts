@@ -1,8 +1,10 @@
 /**
  * The executor's two HTTP connections to the agent: SUBSCRIBE on a dedicated connection whose
- * response is the RecordIO event stream, and every other call on one separate keep-alive
+ * response is the RecordIO event stream (a plain socket, `event-stream.ts`; the CLI may have
+ * opened it already, `pre-subscribe.ts`), and every other call on one separate keep-alive
  * connection, sent in order (Mesos serves a connection's requests strictly in order, so a call
- * behind the endless SUBSCRIBE response would never be answered).
+ * behind the endless SUBSCRIBE response would never be answered). The events and calls every
+ * task costs (LAUNCH, ACKNOWLEDGED, UPDATE) take the hand-written paths of `fast-codec.ts`.
  *
  * @module
  */
