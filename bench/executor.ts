@@ -3,6 +3,9 @@
  * cold start (spawn → SUBSCRIBE at the agent), executor CPU per no-op task in each encoding, and
  * 1,000 concurrent in-flight async tasks in one executor. CPU and memory come from /proc for the
  * executor process only (Linux).
+ *
+ * `MESOSKIT_BENCH_PROFILE=/some/dir pnpm bench --only executor` writes a CPU profile of every
+ * executor process there (node --cpu-prof), one `.cpuprofile` file per process.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -16,7 +19,10 @@ const HANDLERS = fileURLToPath(new URL('../packages/executor/bench/handlers.mjs'
 const TICKS_PER_SECOND = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
 
 function startExecutor(agent: FakeAgent, args: string[] = []): ChildProcess {
-  return spawn(process.execPath, [CLI, '--handlers', HANDLERS, '--log-level', 'warn', ...args], {
+  const profile = process.env.MESOSKIT_BENCH_PROFILE
+    ? ['--cpu-prof', `--cpu-prof-dir=${process.env.MESOSKIT_BENCH_PROFILE}`]
+    : [];
+  return spawn(process.execPath, [...profile, CLI, '--handlers', HANDLERS, '--log-level', 'warn', ...args], {
     env: { PATH: process.env.PATH ?? '', ...agent.env() },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
@@ -68,9 +74,9 @@ async function coldStartMs(): Promise<number> {
   return ms;
 }
 
-async function cpuPerTaskUs(n: number, encoding: 'json' | 'protobuf'): Promise<number> {
+async function cpuPerTaskUs(n: number, encoding: 'json' | 'protobuf', args: string[] = []): Promise<number> {
   const agent = await FakeAgent.start();
-  const child = startExecutor(agent, ['--concurrency', '64', '--encoding', encoding]);
+  const child = startExecutor(agent, ['--concurrency', '64', '--encoding', encoding, ...args]);
   await agent.waitForCall('SUBSCRIBE', (c) => c.type === 'SUBSCRIBE', 10_000);
   await launchAll(agent, 200, 'bench.noop', null, 'warm'); // warm-up (JIT)
   const before = cpuMs(child.pid!);
@@ -97,6 +103,8 @@ export const executorCases: AsyncBenchCase[] = [
     figures: {
       'cpu-us-per-task-protobuf': 'µs executor CPU per task (protobuf)',
       'cpu-us-per-task-json': 'µs executor CPU per task (JSON)',
+      'cpu-us-per-task-protobuf-running-at-once':
+        'µs executor CPU per task (protobuf, --running-update-delay 0ms: TASK_RUNNING for every task)',
     },
     targets: { 'cpu-us-per-task-protobuf': { max: 60, text: '≤ 60 µs' } },
     async run(quick) {
@@ -104,6 +112,10 @@ export const executorCases: AsyncBenchCase[] = [
       return {
         'cpu-us-per-task-protobuf': await cpuPerTaskUs(n, 'protobuf'),
         'cpu-us-per-task-json': await cpuPerTaskUs(n, 'json'),
+        'cpu-us-per-task-protobuf-running-at-once': await cpuPerTaskUs(n, 'protobuf', [
+          '--running-update-delay',
+          '0ms',
+        ]),
       };
     },
   },

@@ -93,6 +93,49 @@ describe('CallChannel', () => {
     await expect(channel.post(Buffer.from('z'))).rejects.toThrow('closed');
   });
 
+  it('with readBatchMs, reads answers in batches and still settles every call in order', async () => {
+    const url = await listen(
+      http.createServer((req, res) => {
+        req.resume();
+        req.on('end', () => res.writeHead(202, { 'Content-Length': '0' }).end());
+      }),
+    );
+    const channel = new CallChannel(url, {}, 20);
+    const first = await Promise.all(Array.from({ length: 50 }, () => channel.post(Buffer.from('x'))));
+    expect(first).toEqual(Array(50).fill(202));
+    // Later calls on the same (possibly paused) connection are answered too.
+    expect(await channel.post(Buffer.from('y'))).toBe(202);
+    channel.close();
+  });
+
+  it('with readBatchMs, resends calls when the connection breaks while reading is paused', async () => {
+    let connections = 0;
+    const url = await listen(
+      net.createServer((socket) => {
+        connections++;
+        const mine = connections;
+        let answered = 0;
+        socket.on('data', (c: Buffer) => {
+          const requests = c.toString().split('POST ').length - 1;
+          for (let i = 0; i < requests; i++) {
+            socket.write('HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n');
+            answered++;
+            // The first connection answers one call, then breaks with the others unanswered.
+            if (mine === 1 && answered === 1) {
+              setImmediate(() => socket.destroy());
+              return;
+            }
+          }
+        });
+      }),
+    );
+    const channel = new CallChannel(url, {}, 50);
+    const statuses = await Promise.all([1, 2, 3].map(() => channel.post(Buffer.from('x'))));
+    expect(statuses).toEqual([202, 202, 202]);
+    expect(connections).toBe(2);
+    channel.close();
+  });
+
   it('rejects a call that fails twice', async () => {
     const url = await listen(
       net.createServer((socket) => {

@@ -5,21 +5,23 @@
  * the status and skip the body (`Content-Length` or chunked).
  *
  * This is much cheaper than one `http.request` per call, which matters because every task
- * costs at least two calls (TASK_RUNNING and the terminal update).
+ * costs a call or two (the terminal update, and TASK_RUNNING for longer runs). Nobody waits on
+ * the answers, so with `readBatchMs` they are read in batches while some are due.
  *
  * @module
  */
 import net from 'node:net';
 
+/** Called once per call: with the response status, or with the error that lost the call. */
+export type CallDone<C = unknown> = (error: Error | undefined, status: number, context: C) => void;
+
 interface Pending {
-  resolve: (status: number) => void;
-  reject: (err: Error) => void;
+  done: CallDone;
+  context: unknown;
   /** The request's bytes, kept to resend it once on a fresh connection. */
   bytes: Buffer;
   /** Already resent once. */
   retried: boolean;
-  /** Written to the current connection. */
-  written: boolean;
 }
 
 const CRLF2 = Buffer.from('\r\n\r\n');
@@ -33,13 +35,28 @@ export class CallChannel {
   #out: Buffer[] = [];
   #flushScheduled = false;
   #buf: Buffer = Buffer.alloc(0);
+  readonly #readBuffer = Buffer.allocUnsafe(64 * 1024);
+  readonly #readBatchMs: number;
+  #requestHead: Buffer | undefined;
+  #pauseTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly #resume = (socket: net.Socket): void => {
+    this.#pauseTimer = undefined;
+    if (this.#socket === socket) socket.resume();
+  };
   /** Bytes of the current response body still to skip (-1: reading the head). */
   #bodyLeft = -1;
   #chunked = false;
   #status = 0;
   #closed = false;
+  /** How many of `#pending` (from the front) were written to the current connection. */
+  #written = 0;
 
-  constructor(url: URL, headers: Record<string, string>) {
+  /**
+   * @param readBatchMs while answers are due, wait this long between reads of the connection
+   *   (0: read each answer as it comes).
+   */
+  constructor(url: URL, headers: Record<string, string>, readBatchMs = 0) {
+    this.#readBatchMs = readBatchMs;
     this.#host = url.hostname.replace(/^\[|\]$/g, '');
     this.#port = Number(url.port || 80);
     let head = `POST ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\n`;
@@ -49,16 +66,39 @@ export class CallChannel {
 
   /** Sends one request body; resolves with the response status. */
   post(body: Uint8Array): Promise<number> {
-    if (this.#closed) return Promise.reject(new Error('the call connection is closed'));
     return new Promise((resolve, reject) => {
-      const bytes = Buffer.concat([
-        Buffer.from(`${this.#head}Content-Length: ${body.byteLength}\r\n\r\n`, 'latin1'),
-        body,
-      ]);
-      this.#pending.push({ resolve, reject, bytes, retried: false, written: false });
-      this.#out.push(bytes);
-      this.#scheduleFlush();
+      this.send(body, (error, status) => (error ? reject(error) : resolve(status)), undefined);
     });
+  }
+
+  /** Sends one request body; `done` gets the response status (no promise: the cheap path). */
+  send<C>(body: Uint8Array, done: CallDone<C>, context: C): void {
+    if (this.#closed) {
+      process.nextTick(done, new Error('the call connection is closed'), 0, context);
+      return;
+    }
+    const head = `${this.#head}Content-Length: ${body.byteLength}\r\n\r\n`;
+    const bytes = Buffer.allocUnsafe(head.length + body.byteLength);
+    bytes.write(head, 0, 'latin1');
+    bytes.set(body, head.length);
+    this.sendRequest(bytes, done, context);
+  }
+
+  /** The request line and headers of every call, up to and including `Content-Length: `. */
+  get requestHead(): Buffer {
+    this.#requestHead ??= Buffer.from(`${this.#head}Content-Length: `, 'latin1');
+    return this.#requestHead;
+  }
+
+  /** Sends a whole request built on {@link requestHead} (length, blank line and body after it). */
+  sendRequest<C>(bytes: Buffer, done: CallDone<C>, context: C): void {
+    if (this.#closed) {
+      process.nextTick(done, new Error('the call connection is closed'), 0, context);
+      return;
+    }
+    this.#pending.push({ done: done as CallDone, context, bytes, retried: false });
+    this.#out.push(bytes);
+    this.#scheduleFlush();
   }
 
   #scheduleFlush(): void {
@@ -73,17 +113,37 @@ export class CallChannel {
     const socket = this.#socket ?? this.#connect();
     const out = this.#out;
     this.#out = [];
-    for (const p of this.#pending) p.written = true;
+    this.#written = this.#pending.length;
     socket.write(out.length === 1 ? out[0]! : Buffer.concat(out));
   }
 
   #connect(): net.Socket {
-    const socket = net.connect({ host: this.#host, port: this.#port, noDelay: true });
+    // `onread`: reads land in one reused buffer and skip the stream machinery ('data' events).
+    const socket = net.connect({
+      host: this.#host,
+      port: this.#port,
+      noDelay: true,
+      onread: {
+        buffer: this.#readBuffer,
+        callback: (n: number, buf: Uint8Array): boolean => {
+          this.#onData(socket, (buf as Buffer).subarray(0, n));
+          // Bytes kept for the next read must not live in the reused buffer.
+          if (this.#buf.length > 0 && this.#buf.buffer === this.#readBuffer.buffer)
+            this.#buf = Buffer.from(this.#buf);
+          // Nobody waits on these answers (calls are pipelined, fire and forget), so while more
+          // are due, read them in batches: a pause of a few ms lets the agent's answers pile up
+          // and costs one wake-up instead of one per answer.
+          if (this.#pending.length === 0 || this.#readBatchMs <= 0 || this.#socket !== socket) return true;
+          this.#pauseTimer = setTimeout(this.#resume, this.#readBatchMs, socket);
+          return false;
+        },
+      },
+    });
     socket.setKeepAlive(true);
     this.#socket = socket;
     this.#buf = Buffer.alloc(0);
     this.#bodyLeft = -1;
-    socket.on('data', (chunk: Buffer) => this.#onData(socket, chunk));
+    this.#written = 0;
     const fail = (err: Error | undefined): void => {
       if (this.#socket !== socket) return;
       this.#socket = undefined;
@@ -92,13 +152,17 @@ export class CallChannel {
       // uuid). A request that fails twice is rejected.
       const error = err ?? new Error('the agent closed the call connection');
       const keep: Pending[] = [];
-      for (const p of this.#pending.splice(0)) {
-        if (this.#closed || (p.written && p.retried)) {
-          p.reject(error);
+      const written = this.#written;
+      this.#written = 0;
+      const all = this.#pending.splice(0);
+      for (let i = 0; i < all.length; i++) {
+        const p = all[i]!;
+        const wasWritten = i < written;
+        if (this.#closed || (wasWritten && p.retried)) {
+          p.done(error, 0, p.context);
           continue;
         }
-        if (p.written) p.retried = true;
-        p.written = false;
+        if (wasWritten) p.retried = true;
         keep.push(p);
       }
       this.#pending.push(...keep);
@@ -152,16 +216,20 @@ export class CallChannel {
         this.#buf = this.#buf.subarray(this.#bodyLeft);
       }
       this.#bodyLeft = -1;
-      this.#pending.shift()?.resolve(this.#status);
+      const done = this.#pending.shift();
+      if (this.#written > 0) this.#written--;
+      done?.done(undefined, this.#status, done.context);
       if (this.#buf.length === 0) return;
     }
   }
 
   close(): void {
     this.#closed = true;
+    if (this.#pauseTimer !== undefined) clearTimeout(this.#pauseTimer);
     const socket = this.#socket;
     this.#socket = undefined;
     socket?.destroy();
-    for (const p of this.#pending.splice(0)) p.reject(new Error('the call connection is closed'));
+    this.#written = 0;
+    for (const p of this.#pending.splice(0)) p.done(new Error('the call connection is closed'), 0, p.context);
   }
 }

@@ -9,9 +9,12 @@
  * failure is one line on stderr and a non-zero exit code.
  */
 import { parseArgs } from 'node:util';
-import { createLogger, LOG_LEVELS, type LogFormat, type LogLevel, parseDuration } from '@mesoskit/protocol';
-import { runExecutor } from './executor.js';
-import { loadHandlers } from './load.js';
+import type { LogFormat, LogLevel } from '@mesoskit/protocol';
+import { subscribeEarly } from './pre-subscribe.js';
+
+// Only node:util and the early SUBSCRIBE load before SUBSCRIBE is sent; the runtime,
+// @mesoskit/protocol (protobufjs, MessagePack) and the handler module load while the agent answers.
+const LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error'];
 
 const USAGE = `usage: mesoskit-executor --handlers <module path or file URL> [--concurrency N]
                          [--encoding json|protobuf] [--log-format json|pretty] [--log-level L]
@@ -22,7 +25,7 @@ function fail(message: string, code = 2): never {
   process.exit(code);
 }
 
-function durationMs(flag: string, text: string): number {
+function durationMs(parseDuration: (text: string) => number | undefined, flag: string, text: string): number {
   const ms = parseDuration(text);
   if (ms === undefined) fail(`${flag} must be a duration such as 60s, 500ms or 2m, got '${text}'`);
   return ms;
@@ -57,7 +60,7 @@ async function main(): Promise<void> {
   const format = (values['log-format'] ?? 'json') as LogFormat;
   if (format !== 'json' && format !== 'pretty') fail(`--log-format must be json or pretty, got '${format}'`);
   const level = (values['log-level'] ?? 'info') as LogLevel;
-  if (!LOG_LEVELS.includes(level)) fail(`--log-level must be one of ${LOG_LEVELS.join('|')}, got '${level}'`);
+  if (!LEVELS.includes(level)) fail(`--log-level must be one of ${LEVELS.join('|')}, got '${level}'`);
   const encoding = values.encoding ?? 'protobuf';
   if (encoding !== 'json' && encoding !== 'protobuf')
     fail(`--encoding must be json or protobuf, got '${encoding}'`);
@@ -68,6 +71,13 @@ async function main(): Promise<void> {
       fail(`--concurrency must be a positive integer, got '${values.concurrency}'`);
     }
   }
+  // Arguments are good: subscribe now, load the rest meanwhile.
+  subscribeEarly({ env: process.env, encoding });
+  const [{ createLogger, parseDuration }, { runExecutor }, { loadHandlers }] = await Promise.all([
+    import('@mesoskit/protocol'),
+    import('./executor.js'),
+    import('./load.js'),
+  ]);
   const logger = createLogger({ level, format, base: { component: 'mesoskit-executor' } });
 
   let registry: Awaited<ReturnType<typeof loadHandlers>>;
@@ -85,13 +95,17 @@ async function main(): Promise<void> {
       catchProcessErrors: true,
       ...(concurrency !== undefined && { concurrency }),
       ...(typeof values['idle-timeout'] === 'string' && {
-        idleTimeoutMs: durationMs('--idle-timeout', values['idle-timeout']),
+        idleTimeoutMs: durationMs(parseDuration, '--idle-timeout', values['idle-timeout']),
       }),
       ...(typeof values['running-update-delay'] === 'string' && {
-        runningUpdateDelayMs: durationMs('--running-update-delay', values['running-update-delay']),
+        runningUpdateDelayMs: durationMs(
+          parseDuration,
+          '--running-update-delay',
+          values['running-update-delay'],
+        ),
       }),
       ...(typeof values['kill-grace'] === 'string' && {
-        killGracePeriodMs: durationMs('--kill-grace', values['kill-grace']),
+        killGracePeriodMs: durationMs(parseDuration, '--kill-grace', values['kill-grace']),
       }),
     });
   } catch (err) {

@@ -44,8 +44,12 @@ export const DEFAULT_RECOVERY_TIMEOUT_MS = 15 * 60 * 1000;
 export const DEFAULT_SUBSCRIPTION_BACKOFF_MAX_MS = 2000;
 /** How long the first SUBSCRIBE is retried while the agent cannot be reached (Mesos' registration timeout). */
 export const DEFAULT_SUBSCRIBE_TIMEOUT_MS = 60_000;
-/** TASK_RUNNING is sent as soon as a handler starts by default. */
-export const DEFAULT_RUNNING_UPDATE_DELAY_MS = 0;
+/**
+ * TASK_RUNNING is sent only for runs still going after 5 ms by default: shorter runs go straight
+ * from launch to their terminal update (Mesos accepts it), which saves a status update and its
+ * acknowledgement per short task.
+ */
+export const DEFAULT_RUNNING_UPDATE_DELAY_MS = 5;
 /** Worker threads for `isolation: 'worker'` handlers: one per CPU but one, at least one. */
 export const DEFAULT_WORKER_THREADS = Math.max(1, availableParallelism() - 1);
 /** The largest launch envelope accepted (`TaskInfo.data`). */
@@ -110,7 +114,7 @@ export interface ExecutorOptions {
    * goes straight from launch to its terminal update, which Mesos accepts (TASK_RUNNING is
    * optional before a terminal state). Saves one status update per short task. 0 sends
    * `TASK_RUNNING` as soon as the handler starts.
-   * @default 0 (`DEFAULT_RUNNING_UPDATE_DELAY_MS`)
+   * @default 5 (`DEFAULT_RUNNING_UPDATE_DELAY_MS`)
    */
   runningUpdateDelayMs?: number;
   /**

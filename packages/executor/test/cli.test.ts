@@ -57,12 +57,15 @@ describe('mesoskit-executor', () => {
     expect(oneLine(result.stderr)).toContain(text);
   });
 
-  it('runs tasks against an agent and exits 0 after SHUTDOWN', async () => {
+  it.each([
+    ['json', {}],
+    ['protobuf', { MESOS_EXECUTOR_AUTHENTICATION_TOKEN: 'a.b.c' }],
+  ])('runs tasks against an agent and exits 0 after SHUTDOWN (%s)', async (encoding, extraEnv) => {
     const agent = await FakeAgent.start();
     try {
       const exited = runCli(
-        ['--handlers', CLUSTER_HANDLERS, '--encoding', 'json', '--log-level', 'info'],
-        agent.env(),
+        ['--handlers', CLUSTER_HANDLERS, '--encoding', encoding, '--log-level', 'info'],
+        agent.env(extraEnv),
       );
       await agent.waitForCall('SUBSCRIBE from the CLI', (c) => c.type === 'SUBSCRIBE', 10_000);
       agent.launch('c1', { task: 'it.echo', taskVersion: 1, attempt: 1, input: { text: 'hi' } });
@@ -76,6 +79,9 @@ describe('mesoskit-executor', () => {
         .split('\n')
         .map((l) => JSON.parse(l) as Record<string, unknown>);
       expect(lines.map((l) => l.message)).toEqual(expect.arrayContaining(['subscribed', 'executor exiting']));
+      // The SUBSCRIBE sent before the runtime loaded was adopted (and the LAUNCH sent meanwhile kept).
+      expect(agent.streams).toBe(1);
+      expect(agent.calls.filter((c) => c.call.type === 'SUBSCRIBE')).toHaveLength(1);
     } finally {
       await agent.close();
     }

@@ -42,6 +42,8 @@ export interface FakeAgentOptions {
   autoSubscribed?: boolean;
   /** Send ACKNOWLEDGED for every UPDATE (after its 202). @default true */
   autoAck?: boolean;
+  /** `FrameworkInfo.capabilities` in the SUBSCRIBED event. @default none */
+  frameworkCapabilities?: mesos.v1.FrameworkInfo.Capability.Type[];
   /** Answer a call with this status instead (return undefined for the normal answer). */
   refuse?: (call: ExecutorCall) => { status: number; body?: string } | undefined;
 }
@@ -127,7 +129,8 @@ export class FakeAgent {
         res.flushHeaders();
         this.#stream = { res, encoding: accept };
         this.#record({ call, headers: req.headers, path: req.url ?? '', body, stream: this.#streams });
-        if (this.#options.autoSubscribed ?? true) this.send(subscribedEvent());
+        if (this.#options.autoSubscribed ?? true)
+          this.send(subscribedEvent(this.#options.frameworkCapabilities));
         return;
       }
       this.#record({ call, headers: req.headers, path: req.url ?? '', body, stream: this.#streams });
@@ -162,6 +165,13 @@ export class FakeAgent {
     const task = taskInfo(taskId, encodeLaunchEnvelope(envelope), extra);
     this.send({ type: 'LAUNCH', launch: { task } });
     return task;
+  }
+
+  /** Sends one LAUNCH_GROUP for tasks whose data are launch envelopes. */
+  launchGroup(tasks: [taskId: string, envelope: EnvelopeInit<LaunchEnvelope>][]): TaskInfo[] {
+    const infos = tasks.map(([id, envelope]) => taskInfo(id, encodeLaunchEnvelope(envelope)));
+    this.send({ type: 'LAUNCH_GROUP', launch_group: { task_group: { tasks: infos } } });
+    return infos;
   }
 
   /** Ends the subscription stream the way Mesos does (terminating chunk). */
@@ -247,7 +257,7 @@ export class FakeAgent {
   }
 }
 
-export function subscribedEvent(): ExecutorEvent {
+export function subscribedEvent(capabilities: mesos.v1.FrameworkInfo.Capability.Type[] = []): ExecutorEvent {
   return {
     type: 'SUBSCRIBED',
     subscribed: {
@@ -256,7 +266,12 @@ export function subscribedEvent(): ExecutorEvent {
         framework_id: { value: FRAMEWORK_ID },
         command: { value: 'mesoskit-executor --handlers ./handlers.js' },
       },
-      framework_info: { user: 'root', name: 'test', id: { value: FRAMEWORK_ID } },
+      framework_info: {
+        user: 'root',
+        name: 'test',
+        id: { value: FRAMEWORK_ID },
+        ...(capabilities.length > 0 && { capabilities: capabilities.map((type) => ({ type })) }),
+      },
       agent_info: { hostname: 'localhost', id: { value: AGENT_ID } },
       container_id: { value: '7245aba8-9ce5-484f-ad3f-4eb05a6893d7' },
     },

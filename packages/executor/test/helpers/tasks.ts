@@ -20,13 +20,31 @@ export class Gates {
     }
     return g;
   }
+  readonly #startWaiters = new Map<string, () => void>();
   wait(id: string): Promise<unknown> {
     this.started.push(id);
+    this.#startWaiters.get(id)?.();
     return this.#get(id).promise;
+  }
+  /** Resolves once a handler waits on gate `id` (it has started), or rejects after `timeoutMs`. */
+  whenStarted(id: string, timeoutMs = 5000): Promise<void> {
+    if (this.started.includes(id)) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`handler ${id} did not start within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+      this.#startWaiters.set(id, () => {
+        clearTimeout(timer);
+        this.#startWaiters.delete(id);
+        resolve();
+      });
+    });
   }
   /** Forgets every gate (between tests, so task ids can be reused). */
   reset(): void {
     this.#gates.clear();
+    this.#startWaiters.clear();
     this.started.length = 0;
     this.aborted.length = 0;
   }

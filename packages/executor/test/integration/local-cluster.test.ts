@@ -167,7 +167,8 @@ describe('the executor on the local cluster', () => {
       task(s, offer!, 'after', echo, { text: 'still alive' }),
     ]);
     const boom = await untilTerminal(s, 'boom');
-    expect(boom.states).toEqual(['TASK_RUNNING', 'TASK_FAILED']);
+    // It fails at once: straight to the terminal update (no TASK_RUNNING within --running-update-delay).
+    expect(boom.states).toEqual(['TASK_FAILED']);
     expect(boom.status.message).toBe('Error[BOOM]: the handler crashed');
     expect(decodeResultEnvelope(boom.status.data!)).toEqual({
       v: 1,
@@ -207,6 +208,85 @@ describe('the executor on the local cluster', () => {
     expect(coop).toMatchObject({ source: 'SOURCE_EXECUTOR', message: 'Task killed' });
     const deaf = await nextState(s, 'deaf', 'TASK_KILLED');
     expect(deaf.message).toBe('Task killed; the handler did not stop within 200 ms');
+    await shutdownExecutor(s, offer!);
+    s.stream.close();
+  });
+
+  it('LAUNCH_GROUP: a KILL of one member kills the group, with TASK_KILLING for a TASK_KILLING_STATE framework', async () => {
+    const s = await session(
+      cluster.masterUrl,
+      frameworkInfo({ name: 'it-group', capabilities: [{ type: 'TASK_KILLING_STATE' }] }),
+    );
+    const [offer] = await s.stream.offers();
+    const member = (id: string): mesos.v1.TaskInfo => {
+      const { executor: _, ...info } = task(s, offer!, id, waitKill, {});
+      return info;
+    };
+    const res = await s.accept(
+      [offer!.id.value],
+      [
+        {
+          type: 'LAUNCH_GROUP',
+          launch_group: {
+            executor: {
+              ...executorInfo(s.frameworkId),
+              type: 'CUSTOM',
+              resources: parseResources('cpus:0.1;mem:32;disk:10'),
+            },
+            task_group: { tasks: [member('m1'), member('m2')] },
+          },
+        },
+      ],
+    );
+    expect(res.status).toBe(202);
+    await nextState(s, 'm1', 'TASK_RUNNING');
+    await nextState(s, 'm2', 'TASK_RUNNING');
+    await s.call({ type: 'KILL', kill: { task_id: { value: 'm1' }, agent_id: offer!.agent_id } });
+    const m1 = await untilTerminal(s, 'm1');
+    const m2 = await untilTerminal(s, 'm2');
+    expect(m1.states).toEqual(['TASK_KILLING', 'TASK_KILLED']);
+    expect(m2.states).toEqual(['TASK_KILLING', 'TASK_KILLED']);
+    expect(m2.status).toMatchObject({
+      source: 'SOURCE_EXECUTOR',
+      message: 'Task killed: task m1 of its task group ended in TASK_KILLED',
+    });
+    await shutdownExecutor(s, offer!);
+    s.stream.close();
+  });
+
+  it('LAUNCH_GROUP: a member that fails gets the others killed (no TASK_KILLING without the capability)', async () => {
+    const s = await session(cluster.masterUrl, frameworkInfo({ name: 'it-group-fail' }));
+    const [offer] = await s.stream.offers();
+    const member = <I>(id: string, def: TaskDefinition<I, unknown>, input: I): mesos.v1.TaskInfo => {
+      const { executor: _, ...info } = task(s, offer!, id, def, input);
+      return info;
+    };
+    const res = await s.accept(
+      [offer!.id.value],
+      [
+        {
+          type: 'LAUNCH_GROUP',
+          launch_group: {
+            executor: {
+              ...executorInfo(s.frameworkId),
+              type: 'CUSTOM',
+              resources: parseResources('cpus:0.1;mem:32;disk:10'),
+            },
+            task_group: { tasks: [member('w1', waitKill, {}), member('c1', crash, {})] },
+          },
+        },
+      ],
+    );
+    expect(res.status).toBe(202);
+    const c1 = await untilTerminal(s, 'c1');
+    const w1 = await untilTerminal(s, 'w1');
+    expect(c1.states).toEqual(['TASK_FAILED']);
+    expect(w1.states).toEqual(['TASK_KILLED']);
+    expect(w1.status).toMatchObject({
+      source: 'SOURCE_EXECUTOR',
+      message: 'Task killed: task c1 of its task group ended in TASK_FAILED',
+    });
+    expect(w1.status.reason).toBeUndefined();
     await shutdownExecutor(s, offer!);
     s.stream.close();
   });

@@ -81,6 +81,66 @@ describe('KILL', () => {
   });
 });
 
+describe('TASK_KILLING', () => {
+  const killingState = { agentOptions: { frameworkCapabilities: ['TASK_KILLING_STATE' as const] } };
+
+  it('is sent first when the framework has the TASK_KILLING_STATE capability', async () => {
+    const { agent } = await start(killingState);
+    agent.launch('k1', { task: block.name, taskVersion: 1, attempt: 1, input: {} });
+    await agent.waitForUpdate('k1', 'TASK_RUNNING');
+    agent.send({ type: 'KILL', kill: { task_id: { value: 'k1' } } });
+    await agent.waitForUpdate('k1', 'TASK_KILLED');
+    expect(agent.states('k1')).toEqual(['TASK_RUNNING', 'TASK_KILLING', 'TASK_KILLED']);
+    // As Mesos' executors send it: no message, no reason, no data (capture 15).
+    const killing = await agent.waitForUpdate('k1', 'TASK_KILLING');
+    expect(killing).toMatchObject({ source: 'SOURCE_EXECUTOR' });
+    expect(killing.message).toBeUndefined();
+    expect(killing.reason).toBeUndefined();
+    expect(killing.data).toBeUndefined();
+  });
+
+  it('is not sent without the capability', async () => {
+    const { agent } = await start({ agentOptions: { frameworkCapabilities: ['MULTI_ROLE'] } });
+    agent.launch('k1', { task: block.name, taskVersion: 1, attempt: 1, input: {} });
+    await agent.waitForUpdate('k1', 'TASK_RUNNING');
+    agent.send({ type: 'KILL', kill: { task_id: { value: 'k1' } } });
+    await agent.waitForUpdate('k1', 'TASK_KILLED');
+    expect(agent.states('k1')).toEqual(['TASK_RUNNING', 'TASK_KILLED']);
+  });
+
+  it('is sent once for a second KILL, and not for a task killed while queued', async () => {
+    const { agent } = await start({ ...killingState, concurrency: 1, killGracePeriodMs: 60_000 });
+    agent.launch('k1', { task: stubborn.name, taskVersion: 1, attempt: 1, input: {} });
+    agent.launch('q1', { task: block.name, taskVersion: 1, attempt: 1, input: {} });
+    await agent.waitForUpdate('k1', 'TASK_RUNNING');
+    agent.send({ type: 'KILL', kill: { task_id: { value: 'q1' } } });
+    agent.send({ type: 'KILL', kill: { task_id: { value: 'k1' } } });
+    agent.send({ type: 'KILL', kill: { task_id: { value: 'k1' }, kill_policy: grace(10) } });
+    await agent.waitForUpdate('k1', 'TASK_KILLED');
+    expect(agent.states('k1')).toEqual(['TASK_RUNNING', 'TASK_KILLING', 'TASK_KILLED']);
+    expect(agent.states('q1')).toEqual(['TASK_KILLED']);
+    gates.open('k1');
+  });
+
+  it('precedes TASK_KILLED on SHUTDOWN too', async () => {
+    const { agent, executor } = await start(killingState);
+    agent.launch('s1', { task: block.name, taskVersion: 1, attempt: 1, input: {} });
+    await agent.waitForUpdate('s1', 'TASK_RUNNING');
+    agent.send({ type: 'SHUTDOWN' });
+    await closedWithin(executor);
+    expect(agent.states('s1')).toEqual(['TASK_RUNNING', 'TASK_KILLING', 'TASK_KILLED']);
+  });
+
+  it('with runningUpdateDelayMs, a task killed before its TASK_RUNNING never gets one', async () => {
+    const { agent } = await start({ ...killingState, runningUpdateDelayMs: 60_000 });
+    agent.launch('k1', { task: block.name, taskVersion: 1, attempt: 1, input: {} });
+    await gates.whenStarted('k1');
+    agent.send({ type: 'KILL', kill: { task_id: { value: 'k1' } } });
+    await agent.waitForUpdate('k1', 'TASK_KILLED');
+    expect(agent.states('k1')).toEqual(['TASK_KILLING', 'TASK_KILLED']);
+  });
+});
+
 describe('SHUTDOWN', () => {
   it('kills every task, sends their terminal updates, waits for ACKNOWLEDGED and exits 0', async () => {
     const { agent, executor } = await start({ concurrency: 1, killGracePeriodMs: 100 });
@@ -154,11 +214,13 @@ describe('idle timeout', () => {
   });
 
   it('does not time out while a task runs', async () => {
-    const { agent, executor } = await start({ idleTimeoutMs: 30 });
+    // TASK_RUNNING comes only after 100 ms of running: waiting for it waits longer than the
+    // idle timeout, with the task running all along (no sleep in the test).
+    const { agent, executor } = await start({ idleTimeoutMs: 30, runningUpdateDelayMs: 100 });
+    const launchedAt = performance.now();
     agent.launch('i2', { task: block.name, taskVersion: 1, attempt: 1, input: {} });
     await agent.waitForUpdate('i2', 'TASK_RUNNING');
-    // Longer than the idle timeout, with the task still running.
-    await new Promise((r) => setTimeout(r, 100));
+    expect(performance.now() - launchedAt).toBeGreaterThanOrEqual(30);
     expect(executor.stats().running).toBe(1);
     gates.open('i2');
     await agent.waitForUpdate('i2', 'TASK_FINISHED');

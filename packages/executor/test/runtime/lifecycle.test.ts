@@ -6,6 +6,7 @@ import {
   type TaskStatus,
 } from '@mesoskit/protocol';
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_RUNNING_UPDATE_DELAY_MS } from '../../src/index.js';
 import { AGENT_ID, EXECUTOR_ID, FRAMEWORK_ID, taskInfo } from '../helpers/fake-agent.js';
 import {
   block,
@@ -111,6 +112,24 @@ describe('LAUNCH', () => {
     await agent.waitForUpdate('slow', 'TASK_FINISHED');
     expect(agent.states('quick')).toEqual(['TASK_FINISHED']);
     expect(agent.states('slow')).toEqual(['TASK_RUNNING', 'TASK_FINISHED']);
+  });
+
+  it(`by default (${DEFAULT_RUNNING_UPDATE_DELAY_MS} ms) sends TASK_RUNNING only for runs that last longer, in launch order`, async () => {
+    const { agent } = await start({ runningUpdateDelayMs: undefined });
+    const slow = ['s1', 's2', 's3'];
+    agent.launch('quick', { task: echo.name, taskVersion: 1, attempt: 1, input: { text: 'x' } });
+    for (const id of slow) agent.launch(id, { task: block.name, taskVersion: 1, attempt: 1, input: {} });
+    await agent.waitForUpdate('quick', 'TASK_FINISHED');
+    await Promise.all(slow.map((id) => agent.waitForUpdate(id, 'TASK_RUNNING')));
+    const running = agent.calls
+      .map((c) => c.call.update?.status)
+      .filter((st) => st?.state === 'TASK_RUNNING')
+      .map((st) => st!.task_id.value);
+    expect(running).toEqual(slow);
+    for (const id of slow) gates.open(id);
+    await Promise.all(slow.map((id) => agent.waitForUpdate(id, 'TASK_FINISHED')));
+    expect(agent.states('quick')).toEqual(['TASK_FINISHED']);
+    for (const id of slow) expect(agent.states(id)).toEqual(['TASK_RUNNING', 'TASK_FINISHED']);
   });
 
   it('runs every task of a LAUNCH_GROUP', async () => {

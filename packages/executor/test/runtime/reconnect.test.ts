@@ -19,45 +19,58 @@ describe('the agent going away', () => {
     expect(agent.streams).toBe(1);
   });
 
-  it('with checkpointing: re-subscribes with the unacknowledged tasks and updates', async () => {
-    const { agent, executor } = await start({
-      agentOptions: { autoAck: false },
-      env: { MESOS_CHECKPOINT: '1', MESOS_SUBSCRIPTION_BACKOFF_MAX: '20ms', MESOS_RECOVERY_TIMEOUT: '1mins' },
-    });
-    const t1 = agent.launch('r1', { task: echo.name, taskVersion: 1, attempt: 1, input: { text: 'x' } });
-    const t2 = agent.launch('r2', { task: block.name, taskVersion: 1, attempt: 1, input: {} });
-    const sent = [
-      await agent.waitForUpdate('r1', 'TASK_RUNNING'),
-      await agent.waitForUpdate('r1', 'TASK_FINISHED'),
-      await agent.waitForUpdate('r2', 'TASK_RUNNING'),
-    ];
-    agent.endStream();
-    const resubscribe = await agent.waitForCall(
-      'a second SUBSCRIBE',
-      (c, r) => c.type === 'SUBSCRIBE' && r.stream === 2,
-    );
-    const updates = resubscribe.subscribe?.unacknowledged_updates ?? [];
-    expect(updates.map((u) => hex(u.status.uuid)).sort()).toEqual(sent.map((s) => hex(s.uuid)).sort());
-    expect(updates.find((u) => u.status.state === 'TASK_FINISHED')?.status.data).toEqual(sent[1]!.data);
-    expect(resubscribe.subscribe?.unacknowledged_tasks?.map((t) => t.task_id.value).sort()).toEqual([
-      'r1',
-      'r2',
-    ]);
-    expect(resubscribe.subscribe?.unacknowledged_tasks?.[0]?.data).toEqual(t1.data);
-    expect(t2.task_id.value).toBe('r2');
-
-    // The agent takes custody of them (as if processing the replayed UPDATEs) and work goes on.
-    for (const u of updates) agent.ack(u.status);
-    agent.autoAck = true;
-    gates.open('r2');
-    await agent.waitForCall('r2 TASK_FINISHED on the new stream', (c, r) => {
-      return (
-        r.stream === 2 && c.update?.status.task_id.value === 'r2' && c.update.status.state === 'TASK_FINISHED'
+  for (const encoding of ['json', 'protobuf'] as const) {
+    it(`with checkpointing: re-subscribes with the unacknowledged tasks and updates (${encoding})`, async () => {
+      const { agent, executor } = await start({
+        encoding,
+        agentOptions: { autoAck: false },
+        env: {
+          MESOS_CHECKPOINT: '1',
+          MESOS_SUBSCRIPTION_BACKOFF_MAX: '20ms',
+          MESOS_RECOVERY_TIMEOUT: '1mins',
+        },
+      });
+      const t1 = agent.launch('r1', { task: echo.name, taskVersion: 1, attempt: 1, input: { text: 'x' } });
+      const t2 = agent.launch('r2', { task: block.name, taskVersion: 1, attempt: 1, input: {} });
+      const sent = [
+        await agent.waitForUpdate('r1', 'TASK_RUNNING'),
+        await agent.waitForUpdate('r1', 'TASK_FINISHED'),
+        await agent.waitForUpdate('r2', 'TASK_RUNNING'),
+      ];
+      agent.endStream();
+      const resubscribe = await agent.waitForCall(
+        'a second SUBSCRIBE',
+        (c, r) => c.type === 'SUBSCRIBE' && r.stream === 2,
       );
+      const updates = resubscribe.subscribe?.unacknowledged_updates ?? [];
+      expect(updates.map((u) => hex(u.status.uuid)).sort()).toEqual(sent.map((s) => hex(s.uuid)).sort());
+      expect(updates.find((u) => u.status.state === 'TASK_FINISHED')?.status.data).toEqual(sent[1]!.data);
+      expect(resubscribe.subscribe?.unacknowledged_tasks?.map((t) => t.task_id.value).sort()).toEqual([
+        'r1',
+        'r2',
+      ]);
+      expect(resubscribe.subscribe?.unacknowledged_tasks?.[0]?.data).toEqual(t1.data);
+      // The whole TaskInfo, as launched (in protobuf it is kept as bytes and decoded only now).
+      expect(
+        resubscribe.subscribe?.unacknowledged_tasks?.find((t) => t.task_id.value === 'r2'),
+      ).toMatchObject(t2);
+      expect(t2.task_id.value).toBe('r2');
+
+      // The agent takes custody of them (as if processing the replayed UPDATEs) and work goes on.
+      for (const u of updates) agent.ack(u.status);
+      agent.autoAck = true;
+      gates.open('r2');
+      await agent.waitForCall('r2 TASK_FINISHED on the new stream', (c, r) => {
+        return (
+          r.stream === 2 &&
+          c.update?.status.task_id.value === 'r2' &&
+          c.update.status.state === 'TASK_FINISHED'
+        );
+      });
+      expect((await executor.stop()).reason).toBe('stopped');
+      expect(executor.stats().unacknowledgedUpdates).toBe(0);
     });
-    expect((await executor.stop()).reason).toBe('stopped');
-    expect(executor.stats().unacknowledgedUpdates).toBe(0);
-  });
+  }
 
   it('with checkpointing: survives an agent restart and replays an update made while it was down', async () => {
     const first = await FakeAgent.start({ autoAck: false });
@@ -95,6 +108,41 @@ describe('the agent going away', () => {
       await executor.stop();
       await second?.close();
     }
+  });
+
+  it('with checkpointing (protobuf): lists a task intact on re-subscription after many later reads', async () => {
+    const { agent } = await start({
+      encoding: 'protobuf',
+      agentOptions: { autoAck: false },
+      env: { MESOS_CHECKPOINT: '1', MESOS_SUBSCRIPTION_BACKOFF_MAX: '20ms', MESOS_RECOVERY_TIMEOUT: '1mins' },
+    });
+    const kept = agent.launch('kept', {
+      task: block.name,
+      taskVersion: 1,
+      attempt: 1,
+      input: { pad: 'k'.repeat(500) },
+    });
+    await agent.waitForUpdate('kept', 'TASK_RUNNING');
+    // Later events are read into the same read buffer the LAUNCH was read from.
+    for (let i = 0; i < 20; i++) {
+      agent.send({ type: 'HEARTBEAT' });
+      agent.launch(`later-${i}`, {
+        task: echo.name,
+        taskVersion: 1,
+        attempt: 1,
+        input: { text: 'x'.repeat(i * 50) },
+      });
+      await agent.waitForUpdate(`later-${i}`, 'TASK_FINISHED');
+    }
+    agent.endStream();
+    const resubscribe = await agent.waitForCall(
+      'a second SUBSCRIBE',
+      (c, r) => c.type === 'SUBSCRIBE' && r.stream === 2,
+    );
+    expect(resubscribe.subscribe?.unacknowledged_tasks?.find((t) => t.task_id.value === 'kept')).toEqual(
+      kept,
+    );
+    gates.open('kept');
   });
 
   it('with checkpointing: gives up after MESOS_RECOVERY_TIMEOUT', async () => {

@@ -39,10 +39,16 @@ export function recordingLogger(logs: LogEntry[]): Logger {
 
 /** Starts a fake agent and an executor subscribed to it. */
 export async function start(
-  options: Partial<ExecutorOptions> & { agentOptions?: FakeAgentOptions; env?: Record<string, string> } = {},
+  options: Partial<ExecutorOptions> & {
+    agentOptions?: FakeAgentOptions;
+    env?: Record<string, string>;
+    /** Runs once the agent listens, before runExecutor. */
+    beforeRun?: (agent: FakeAgent) => Promise<void>;
+  } = {},
 ): Promise<Harness> {
-  const { agentOptions, env, ...rest } = options;
+  const { agentOptions, env, beforeRun, ...rest } = options;
   const agent = await FakeAgent.start(agentOptions);
+  await beforeRun?.(agent);
   const logs: LogEntry[] = [];
   let executor: Executor;
   try {
@@ -51,6 +57,8 @@ export async function start(
       encoding: 'json',
       logger: recordingLogger(logs),
       killGracePeriodMs: 200,
+      // TASK_RUNNING at once, so that every test sees it (the default delay is tested on its own).
+      runningUpdateDelayMs: 0,
       progressIntervalMs: 0,
       env: agent.env(env),
       ...rest,
