@@ -296,7 +296,7 @@ describe('call timeout', () => {
       client.kill('t1').catch((e: unknown) => e),
     );
     expect(performance.now() - started).toBeGreaterThanOrEqual(950);
-    expect(err).toMatchObject({ name: 'HeadersTimeoutError' });
+    expect(err).toMatchObject({ name: 'CallTimeoutError', code: 'CALL_TIMEOUT' });
     await client.revive();
     const [kill, revive] = m.requests.slice(-2);
     expect(revive!.call.type).toBe('REVIVE');

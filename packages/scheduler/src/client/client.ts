@@ -21,11 +21,11 @@ import {
   schedulerEvent,
   type TaskStatus,
 } from '@mesoskit/protocol';
-import type { Agent } from 'undici';
 import { AsyncQueue } from './async-queue.js';
+import { CallPipeline } from './call-pipeline.js';
 import { MesosHttpError, NotSubscribedError, SubscriptionLostError } from './errors.js';
 import type { FrameworkIdStore } from './framework-id-store.js';
-import { callAgent, post, postCall, readText } from './http.js';
+import { post, readText } from './http.js';
 import {
   type MesosSchedulerClientOptions,
   type ResolvedSchedulerClientOptions,
@@ -129,7 +129,9 @@ export class MesosSchedulerClient implements AsyncDisposable {
    * millisecond) wait until `connect()`'s caller had the chance to register callbacks.
    */
   #openGate!: () => void;
-  #callAgent: Agent | undefined;
+  /** The call connection per master origin (normally just the leader's). */
+  readonly #pipelines = new Map<string, CallPipeline>();
+  #cachedCallHeaders: { streamId: string; headers: Record<string, string> } | undefined;
   #lastEventAt = 0;
   #heartbeatMs: number | undefined;
   #pendingSubscribe: { resolve: () => void; reject: (err: Error) => void } | undefined;
@@ -462,14 +464,7 @@ export class MesosSchedulerClient implements AsyncDisposable {
     let status: number;
     let text: string;
     try {
-      ({ status, text } = await postCall(this.#leader, {
-        headers: { ...this.#headers(), 'Mesos-Stream-Id': streamId },
-        body,
-        dispatcher: this.#agent(),
-        timeoutMs: this.options.callTimeoutMs,
-        maxRedirects: this.options.maxRedirects,
-        signal: this.#abort.signal,
-      }));
+      ({ status, text } = await this.#post(body, streamId));
     } catch (err) {
       if (this.options.debug) this.#log.trace('call failed', { type, error: errorOf(err) });
       if (this.#closed)
@@ -487,6 +482,14 @@ export class MesosSchedulerClient implements AsyncDisposable {
     if (status !== expected) throw new MesosHttpError(type, status, text);
   }
 
+  /** The per-stream header of every call (one object per stream, not per call). */
+  #callHeaders(streamId: string): Record<string, string> {
+    if (this.#cachedCallHeaders?.streamId !== streamId) {
+      this.#cachedCallHeaders = { streamId, headers: { 'Mesos-Stream-Id': streamId } };
+    }
+    return this.#cachedCallHeaders.headers;
+  }
+
   #headers(): Record<string, string> {
     const media = MEDIA_TYPES[this.options.encoding];
     return {
@@ -496,10 +499,40 @@ export class MesosSchedulerClient implements AsyncDisposable {
     };
   }
 
-  #agent(): Agent {
-    // One persistent call connection per master: calls reach the master in the order they were made.
-    this.#callAgent ??= callAgent(this.options.ca);
-    return this.#callAgent;
+  /** POSTs a call on the leader's pipeline, following 307s (scheme-less `Location` included). */
+  async #post(body: Uint8Array, streamId: string): Promise<{ status: number; text: string }> {
+    let url = this.#leader;
+    for (let hop = 0; ; hop++) {
+      const res = await this.#pipeline(url).post(body, this.#callHeaders(streamId));
+      if (res.status !== 307 || res.location === undefined || res.location === '') {
+        return { status: res.status, text: res.body.toString('utf8') };
+      }
+      if (hop >= this.options.maxRedirects) {
+        throw new Error(
+          `too many redirects (more than ${this.options.maxRedirects}), last to ${res.location}`,
+        );
+      }
+      url = new URL(res.location, url);
+    }
+  }
+
+  #pipeline(url: URL): CallPipeline {
+    const key = `${url.protocol}//${url.host}${url.pathname}`;
+    let pipeline = this.#pipelines.get(key);
+    if (pipeline === undefined) {
+      const media = MEDIA_TYPES[this.options.encoding];
+      pipeline = new CallPipeline(url, {
+        headers: {
+          'Content-Type': media,
+          Accept: media,
+          ...(this.options.authorization !== undefined && { Authorization: this.options.authorization }),
+        },
+        timeoutMs: this.options.callTimeoutMs,
+        ca: this.options.ca,
+      });
+      this.#pipelines.set(key, pipeline);
+    }
+    return pipeline;
   }
 
   // ---------------------------------------------------------------- subscription
@@ -888,7 +921,9 @@ export class MesosSchedulerClient implements AsyncDisposable {
     this.#pendingSubscribe?.reject(error ?? new NotSubscribedError('closed while subscribing'));
     this.#pendingSubscribe = undefined;
     this.#abort.abort();
-    this.#callAgent?.destroy().catch(() => {});
+    for (const pipeline of this.#pipelines.values())
+      pipeline.close(new NotSubscribedError('the client closed'));
+    this.#pipelines.clear();
     this.#pushStatus({ type: 'closed', ...(error && { error }) });
     for (const queue of this.#statusQueues) queue.end();
     this.#statusQueues.clear();

