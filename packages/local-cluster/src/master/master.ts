@@ -24,6 +24,7 @@ import type {
   AgentApi,
   AgentRegistered,
   AgentRegistration,
+  AgentTask,
   MasterApi,
   RunTaskRequest,
   StatusUpdateMessage,
@@ -76,6 +77,14 @@ export interface LocalMasterOptions {
   heartbeatIntervalMs?: number;
   /** HTTP Basic credentials; when set, every scheduler call must authenticate. */
   credentials?: { principal: string; secret: string }[];
+  /**
+   * The health check of agents (Mesos' `--agent_ping_timeout`): a ping goes out this often, and
+   * an agent that missed `maxAgentPingTimeouts` pongs in a row is marked unreachable.
+   * @default 15000
+   */
+  agentPingTimeoutMs?: number;
+  /** Mesos' `--max_agent_ping_timeouts` (default 5). */
+  maxAgentPingTimeouts?: number;
   /** The master id (default: a random UUID). */
   masterId?: string;
   logger?: Logger;
@@ -228,6 +237,7 @@ export class LocalMaster implements MasterApi {
     if (this.#stopped) return;
     this.#stopped = true;
     this.#allocator.stop();
+    for (const agent of this.#agents.values()) clearInterval(agent.pingTimer);
     for (const offer of this.#offers.values()) if (offer.timer) clearTimeout(offer.timer);
     for (const fw of this.#frameworks.values()) {
       if (fw.failoverTimer) clearTimeout(fw.failoverTimer);
@@ -1117,10 +1127,14 @@ export class LocalMaster implements MasterApi {
 
   async registerAgent(registration: AgentRegistration, api: AgentApi): Promise<AgentRegistered> {
     validateResources(registration.resources); // throws ResourceError: the registration is refused
+    if (this.#stopped) throw new Error('The master is stopped');
     const id = registration.agentId ?? this.#ids.agent();
     const existing = this.#agents.get(id);
     const total = unallocated(registration.resources);
+    let agent: AgentEntry;
     if (existing) {
+      agent = existing;
+      const wasUnreachable = existing.unreachable === true;
       Object.assign(existing, {
         hostname: registration.hostname,
         ip: registration.ip,
@@ -1129,17 +1143,11 @@ export class LocalMaster implements MasterApi {
         attributes: registration.attributes ?? [],
         api,
         connected: true,
+        unreachable: false,
       });
-      // As Mesos does on re-registration: tell the agent about every subscribed framework (so it
-      // resends pending updates) and re-send kills that arrived while it was away.
-      for (const fw of this.#frameworks.values()) {
-        if (fw.subscription) this.#agentCall(existing, (a) => a.updateFramework(fw.info));
-      }
-      const kills = existing.pendingKills.splice(0);
-      for (const k of kills)
-        this.#agentCall(existing, (a) => a.killTask(k.frameworkId, k.taskId, k.killPolicy));
+      if (wasUnreachable) this.#reachableAgain(existing, registration.tasks ?? []);
     } else {
-      this.#agents.set(id, {
+      agent = {
         id,
         hostname: registration.hostname,
         ip: registration.ip,
@@ -1153,14 +1161,168 @@ export class LocalMaster implements MasterApi {
         pendingKills: [],
         connected: true,
         registeredTime: this.#now(),
-      });
+      };
+      this.#agents.set(id, agent);
+      // An agent this master has never seen, with an id: the master restarted (it has no
+      // registry) and learns the agent's frameworks, executors and tasks from it.
+      if (registration.agentId !== undefined) this.#adoptAgentState(agent, registration);
     }
-    this.#logger.info('agent registered', { agentId: id, reregistered: existing !== undefined });
+    // As Mesos does on re-registration: tell the agent about every subscribed framework (so it
+    // resends pending updates) and re-send kills that arrived while it was away.
+    if (existing || registration.agentId !== undefined) {
+      for (const fw of this.#frameworks.values()) {
+        if (fw.subscription) this.#agentCall(agent, (a) => a.updateFramework(fw.info));
+      }
+    }
+    const kills = agent.pendingKills.splice(0);
+    for (const k of kills) this.#agentCall(agent, (a) => a.killTask(k.frameworkId, k.taskId, k.killPolicy));
+    this.#startHealthCheck(agent);
+    this.#logger.info('agent registered', { agentId: id, reregistered: registration.agentId !== undefined });
     this.#allocator.schedule();
     return { agentId: id, masterInfo: this.masterInfo };
   }
 
+  /** Master failover: rebuilds frameworks, executors and tasks from a re-registering agent. */
+  #adoptAgentState(agent: AgentEntry, registration: AgentRegistration): void {
+    for (const info of registration.frameworks ?? []) {
+      const id = info.id?.value;
+      if (!id || this.#frameworks.has(id) || this.#completed.has(id)) continue;
+      this.#frameworks.set(id, {
+        id,
+        info,
+        roles: frameworkRoles(info),
+        suppressed: new Set(),
+        tasks: new Map(),
+        completedTasks: [],
+        offers: new Set(),
+        filters: [],
+        registeredTime: this.#now(),
+      });
+    }
+    for (const { frameworkId, info } of registration.executors ?? []) {
+      const framework = this.#frameworks.get(frameworkId);
+      if (!framework || agent.executors.get(frameworkId)?.has(info.executor_id.value)) continue;
+      this.#addExecutor(framework, agent, info);
+    }
+    for (const task of registration.tasks ?? []) {
+      const framework = this.#frameworks.get(task.frameworkId);
+      if (!framework || framework.tasks.has(task.info.task_id.value)) continue;
+      const resources = unallocated(task.info.resources ?? []);
+      const terminal = isTerminalTaskState(task.state);
+      const entry: TaskEntry = {
+        info: task.info,
+        frameworkId: framework.id,
+        agentId: agent.id,
+        role: task.info.resources?.[0]?.allocation_info?.role ?? framework.roles[0] ?? '*',
+        state: task.state,
+        statuses: [],
+        resources,
+        released: terminal,
+      };
+      if (task.executorId !== undefined) entry.executorId = task.executorId;
+      framework.tasks.set(task.info.task_id.value, entry);
+      if (!terminal) agent.used = addResources(agent.used, resources);
+    }
+  }
+
+  /**
+   * An unreachable agent came back: its tasks are running again (for frameworks with and
+   * without PARTITION_AWARE, as since Mesos 1.5); each framework gets the task's state with
+   * `REASON_AGENT_REREGISTERED`.
+   */
+  #reachableAgain(agent: AgentEntry, reported: readonly AgentTask[]): void {
+    const byKey = new Map(reported.map((t) => [`${t.frameworkId}\u0000${t.info.task_id.value}`, t]));
+    for (const framework of this.#frameworks.values()) {
+      for (const task of [...framework.tasks.values()]) {
+        if (task.agentId !== agent.id || !task.unreachable) continue;
+        task.unreachable = false;
+        const now = byKey.get(`${framework.id}\u0000${task.info.task_id.value}`);
+        const state =
+          now?.state ?? (hasCapability(framework.info, 'PARTITION_AWARE') ? 'TASK_GONE' : 'TASK_LOST');
+        task.state = state;
+        task.statusUpdateState = state;
+        task.statuses.push({ state, timestamp: this.#timestamp() });
+        if (now && !isTerminalTaskState(state) && task.released) {
+          task.released = false;
+          agent.used = addResources(agent.used, task.resources);
+        }
+        this.#masterUpdate(framework, {
+          task_id: task.info.task_id,
+          state,
+          message: now ? 'Agent reregistered' : 'Task is unknown to the agent',
+          reason: 'REASON_AGENT_REREGISTERED',
+          agent_id: { value: agent.id },
+          ...(task.executorId !== undefined ? { executor_id: { value: task.executorId } } : {}),
+        });
+        if (isTerminalTaskState(state)) this.#forgetTask(framework, task);
+      }
+    }
+  }
+
+  #startHealthCheck(agent: AgentEntry): void {
+    clearInterval(agent.pingTimer);
+    agent.pinged = false;
+    agent.pingTimeouts = 0;
+    const ping = (): void => {
+      if (agent.pinged) {
+        agent.pingTimeouts = (agent.pingTimeouts ?? 0) + 1;
+        if (agent.pingTimeouts >= (this.#options.maxAgentPingTimeouts ?? 5) && !agent.unreachable) {
+          this.#markUnreachable(agent);
+        }
+      }
+      agent.pinged = true;
+      this.#agentCall(agent, (a) => a.ping());
+    };
+    agent.pingTimer = setInterval(ping, this.#options.agentPingTimeoutMs ?? 15_000);
+    agent.pingTimer.unref();
+    ping();
+  }
+
+  /**
+   * The health check timed out (Mesos' `markUnreachable`): offers are rescinded, each task goes
+   * TASK_UNREACHABLE (PARTITION_AWARE frameworks) or TASK_LOST, `REASON_AGENT_REMOVED`, with
+   * `unreachable_time`; the task stays known, for the agent may come back.
+   */
+  #markUnreachable(agent: AgentEntry): void {
+    this.#logger.info('agent unreachable', { agentId: agent.id });
+    agent.connected = false;
+    agent.unreachable = true;
+    for (const offer of [...this.#offers.values()]) {
+      if (offer.agentId === agent.id) this.#rescindOffer(offer);
+    }
+    const nanos = BigInt(this.#now()) * 1_000_000n;
+    for (const framework of this.#frameworks.values()) {
+      const state = hasCapability(framework.info, 'PARTITION_AWARE') ? 'TASK_UNREACHABLE' : 'TASK_LOST';
+      for (const task of framework.tasks.values()) {
+        if (task.agentId !== agent.id || isTerminalTaskState(task.state)) continue;
+        task.unreachable = true;
+        task.state = state;
+        task.statusUpdateState = state;
+        task.statuses.push({ state, timestamp: this.#timestamp() });
+        this.#releaseTask(task);
+        this.#masterUpdate(framework, {
+          task_id: task.info.task_id,
+          state,
+          message: 'Agent is unreachable: health check timed out',
+          reason: 'REASON_AGENT_REMOVED',
+          agent_id: { value: agent.id },
+          ...(task.executorId !== undefined ? { executor_id: { value: task.executorId } } : {}),
+          unreachable_time: { nanoseconds: nanos },
+        });
+      }
+    }
+  }
+
+  pong(agentId: string): void {
+    if (this.#stopped) return;
+    const agent = this.#agents.get(agentId);
+    if (!agent) return;
+    agent.pinged = false;
+    agent.pingTimeouts = 0;
+  }
+
   statusUpdate(agentId: string, update: StatusUpdateMessage): void {
+    if (this.#stopped) return;
     const framework = this.#frameworks.get(update.frameworkId);
     if (!framework) {
       this.#logger.debug('status update for unknown framework dropped', { frameworkId: update.frameworkId });
@@ -1191,6 +1353,7 @@ export class LocalMaster implements MasterApi {
   }
 
   executorMessage(agentId: string, frameworkId: string, executorId: string, data: Uint8Array): void {
+    if (this.#stopped) return;
     const framework = this.#frameworks.get(frameworkId);
     if (!framework) return;
     this.#send(framework, {
@@ -1200,6 +1363,7 @@ export class LocalMaster implements MasterApi {
   }
 
   exitedExecutor(agentId: string, frameworkId: string, executorId: string, status: number): void {
+    if (this.#stopped) return;
     const agent = this.#agents.get(agentId);
     const executors = agent?.executors.get(frameworkId);
     const executor = executors?.get(executorId);
@@ -1219,12 +1383,40 @@ export class LocalMaster implements MasterApi {
 
   agentGone(agentId: string): void {
     const agent = this.#agents.get(agentId);
-    if (!agent) return;
+    if (!agent || this.#stopped) return;
     this.#logger.info('agent gone', { agentId });
     agent.connected = false;
+    clearInterval(agent.pingTimer);
     for (const offer of [...this.#offers.values()]) {
       if (offer.agentId === agentId) this.#rescindOffer(offer);
     }
+    // Mesos removes the frameworks without checkpointing from a disconnected agent: their
+    // tasks are lost (TASK_LOST whatever the capabilities, SOURCE_MASTER, no uuid).
+    for (const framework of this.#frameworks.values()) {
+      if (framework.info.checkpoint === true) continue;
+      for (const task of [...framework.tasks.values()]) {
+        if (task.agentId !== agentId) continue;
+        if (!isTerminalTaskState(task.state)) {
+          task.state = 'TASK_LOST';
+          task.statuses.push({ state: 'TASK_LOST', timestamp: this.#timestamp() });
+          this.#masterUpdate(framework, {
+            task_id: task.info.task_id,
+            state: 'TASK_LOST',
+            message: `Agent ${agent.hostname} disconnected`,
+            reason: 'REASON_AGENT_DISCONNECTED',
+            agent_id: { value: agentId },
+            ...(task.executorId !== undefined ? { executor_id: { value: task.executorId } } : {}),
+          });
+        }
+        this.#forgetTask(framework, task);
+      }
+      const executors = agent.executors.get(framework.id);
+      if (executors) {
+        for (const executor of executors.values()) this.#releaseUsed(agent, executor.resources);
+        agent.executors.delete(framework.id);
+      }
+    }
+    this.#allocator.schedule();
   }
 }
 
