@@ -250,7 +250,7 @@ export class LocalAgent implements AgentApi {
       executor.state = run.commandTask ? 'RUNNING' : 'REGISTERING';
       framework.executors.set(executor.executorId, executor);
       this.#live.add(executor);
-      const process = run.pid === undefined ? undefined : adoptProcess(run.pid);
+      const process = run.pid === undefined || state.rebooted ? undefined : adoptProcess(run.pid);
       if (process) {
         executor.process = process;
         void process.exited.then((status) => this.#executorExited(executor, status));
@@ -910,6 +910,14 @@ export class LocalAgent implements AgentApi {
     });
     executor.state = 'RUNNING';
     executor.recovered = false;
+    if (framework.info.checkpoint === true) {
+      this.#checkpoint.httpMarker(
+        this.#agentId,
+        executor.frameworkId,
+        executor.executorId,
+        executor.containerId,
+      );
+    }
     clearTimeout(executor.registrationTimer);
     executor.registrationTimer = undefined;
     clearInterval(executor.heartbeatTimer);

@@ -5,13 +5,16 @@
  * Mesos. Layout under `<workDir>/meta/slaves/` (the same tree Mesos uses, capture 17):
  *
  * ```
+ * ../boot_id                                 the host's boot id (a reboot kills every executor)
  * latest                                     → symlink to <agentId>
  * <agentId>/slave.info                       AgentInfo
  * <agentId>/frameworks/<fid>/framework.info  FrameworkInfo
  *   executors/<eid>/executor.info            ExecutorInfo (+ the command task for command executors)
+ *   executors/<eid>/executor_generated_for_command_task   `true` for the built-in command executor
  *   executors/<eid>/runs/latest              → symlink to <containerId>
  *   executors/<eid>/runs/<cid>/pids/forked.pid   the executor's pid
  *   executors/<eid>/runs/<cid>/executor.sentinel the executor terminated
+ *   executors/<eid>/runs/<cid>/http.marker   the executor subscribed over HTTP
  *   executors/<eid>/runs/<cid>/tasks/<tid>/task.info     TaskInfo
  *   executors/<eid>/runs/<cid>/tasks/<tid>/task.updates  one JSON record per line:
  *                                            {"update": TaskStatus} or {"ack": "<uuid hex>"}
@@ -79,6 +82,8 @@ export interface RecoveredTask {
 
 export interface RecoveredState {
   agentId: string;
+  /** The host rebooted since the checkpoint: no executor survived. */
+  rebooted: boolean;
   frameworks: Map<string, mesos.v1.FrameworkInfo>;
   executors: RecoveredExecutor[];
 }
@@ -101,7 +106,9 @@ export class Checkpoint {
     } catch {
       return undefined;
     }
-    const state: RecoveredState = { agentId, frameworks: new Map(), executors: [] };
+    const bootId = readText(join(this.#root, '..', 'boot_id'));
+    const rebooted = bootId !== undefined && bootId !== currentBootId();
+    const state: RecoveredState = { agentId, rebooted, frameworks: new Map(), executors: [] };
     const frameworksDir = join(this.#root, agentId, 'frameworks');
     for (const frameworkId of list(frameworksDir)) {
       const dir = join(frameworksDir, frameworkId);
@@ -159,6 +166,7 @@ export class Checkpoint {
   /** Records the agent's id (and info) as the one to recover. */
   agent(agentId: string, info: mesos.v1.AgentInfo): void {
     mkdirSync(join(this.#root, agentId), { recursive: true });
+    writeFileSync(join(this.#root, '..', 'boot_id'), currentBootId());
     writeFileSync(join(this.#root, agentId, 'slave.info'), encodeRecord(info));
     replaceLink(join(this.#root, 'latest'), agentId);
   }
@@ -183,6 +191,8 @@ export class Checkpoint {
       join(dir, 'executor.info'),
       encodeRecord({ info, ...(commandTask ? { commandTask } : {}) }),
     );
+    // Mesos writes this for every executor (capture 17), saying whether it is a command executor.
+    writeFileSync(join(dir, 'executor_generated_for_command_task'), String(commandTask !== undefined));
     replaceLink(join(dir, 'runs', 'latest'), containerId);
   }
 
@@ -197,6 +207,12 @@ export class Checkpoint {
     const dir = join(this.#executorDir(agentId, frameworkId, executorId), 'runs', containerId);
     if (!existsSync(dir)) return;
     writeFileSync(join(dir, 'executor.sentinel'), '');
+  }
+
+  /** The executor subscribed over HTTP (Mesos records it for recovery). */
+  httpMarker(agentId: string, frameworkId: string, executorId: string, containerId: string): void {
+    const dir = join(this.#executorDir(agentId, frameworkId, executorId), 'runs', containerId);
+    if (existsSync(dir)) writeFileSync(join(dir, 'http.marker'), '');
   }
 
   task(
@@ -254,6 +270,11 @@ export class Checkpoint {
   ): string {
     return join(this.#executorDir(agentId, frameworkId, executorId), 'runs', containerId, 'tasks', taskId);
   }
+}
+
+/** The kernel's boot id (Linux); elsewhere a constant, so no reboot is ever detected. */
+function currentBootId(): string {
+  return (readText('/proc/sys/kernel/random/boot_id') ?? 'unknown').trim();
 }
 
 function list(dir: string): string[] {
