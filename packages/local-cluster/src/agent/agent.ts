@@ -325,7 +325,11 @@ export class LocalAgent implements AgentApi {
    */
   async reregister(master?: MasterApi): Promise<void> {
     if (this.#stopping) return;
-    if (master) this.#master = master;
+    if (master) {
+      this.#master = master;
+      // Still cut off: it registers with the new master when the partition heals.
+      if (this.#partitioned) return;
+    }
     this.#partitioned = false;
     const registered = await this.#master.registerAgent(this.#registration(), this);
     this.#agentId = registered.agentId;
@@ -848,7 +852,8 @@ export class LocalAgent implements AgentApi {
     const task = executor.commandTask!;
     const record = executor.tasks.get(task.task_id.value);
     if (!record || isTerminalTaskState(record.state)) return;
-    if (executor.termination || !record.launched) {
+    // -1: an adopted process whose wait status nobody knows (it was not this process's child).
+    if (executor.termination || !record.launched || status === -1) {
       this.#agentUpdate(
         executor.frameworkId,
         executor.executorId,
