@@ -29,7 +29,8 @@ import { LocalMaster, type LocalMasterOptions } from './master/index.js';
 
 export interface LocalClusterOptions {
   /**
-   * How many agents to start.
+   * How many agents to start in this process; 0 starts only the master (agents in their own
+   * processes register with `mesoskit-local agent --master URL`).
    * @default 1
    */
   agents?: number;
@@ -188,8 +189,8 @@ export interface LocalCluster {
 /** Starts a master and `agents` agents; resolves once every agent is registered. */
 export async function startLocalCluster(options: LocalClusterOptions = {}): Promise<LocalCluster> {
   const count = options.agents ?? 1;
-  if (!Number.isSafeInteger(count) || count < 1) {
-    throw new InvalidOptionsError(`agents must be a positive integer, got ${String(options.agents)}`);
+  if (!Number.isSafeInteger(count) || count < 0) {
+    throw new InvalidOptionsError(`agents must be a non-negative integer, got ${String(options.agents)}`);
   }
   const resources =
     typeof options.resources === 'string'

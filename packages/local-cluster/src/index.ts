@@ -28,3 +28,4 @@ export type {
 } from './cluster.js';
 export { startLocalCluster } from './cluster.js';
 export { LocalMaster, type LocalMasterOptions, MESOS_VERSION } from './master/index.js';
+export { type RemoteAgent, type RemoteAgentOptions, startRemoteAgent } from './remote-agent.js';

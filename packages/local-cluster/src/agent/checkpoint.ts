@@ -38,26 +38,10 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import type { mesos } from '@mesoskit/protocol';
+import { fromWireJson, toWireJson } from '../wire.js';
 
-const replacer = (_key: string, value: unknown): unknown => {
-  if (value instanceof Uint8Array) return { $bytes: Buffer.from(value).toString('base64') };
-  if (typeof value === 'bigint') return { $int64: value.toString() };
-  return value;
-};
-
-const reviver = (_key: string, value: unknown): unknown => {
-  if (value && typeof value === 'object' && !Array.isArray(value)) {
-    const v = value as Record<string, unknown>;
-    if (typeof v.$bytes === 'string' && Object.keys(v).length === 1) {
-      return new Uint8Array(Buffer.from(v.$bytes, 'base64'));
-    }
-    if (typeof v.$int64 === 'string' && Object.keys(v).length === 1) return BigInt(v.$int64);
-  }
-  return value;
-};
-
-export const encodeRecord = (value: unknown): string => JSON.stringify(value, replacer);
-export const decodeRecord = <T>(text: string): T => JSON.parse(text, reviver) as T;
+const encodeRecord = toWireJson;
+const decodeRecord = fromWireJson;
 
 /** One checkpointed executor as recovery finds it. */
 export interface RecoveredExecutor {

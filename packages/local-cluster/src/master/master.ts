@@ -29,6 +29,8 @@ import type {
   RunTaskRequest,
   StatusUpdateMessage,
 } from '../link.js';
+import { AGENT_LINK_PATH } from '../link-http.js';
+import { AgentLinkEndpoint } from './agent-endpoint.js';
 import { type Allocation, Allocator, refuseMs } from './allocator.js';
 import { handleEndpoint } from './endpoints.js';
 import {
@@ -122,6 +124,7 @@ export class LocalMaster implements MasterApi {
   readonly #offers = new Map<string, OfferEntry>();
   readonly #startTime: number;
   readonly #schedulerHost: SchedulerHost;
+  readonly #agentLink: AgentLinkEndpoint;
   #server: Server | undefined;
   #masterInfo: mesos.v1.MasterInfo | undefined;
   #stopped = false;
@@ -165,6 +168,7 @@ export class LocalMaster implements MasterApi {
         this.#handleCall(framework, call, res, principal),
     };
     if (options.credentials) this.#schedulerHost.credentials = options.credentials;
+    this.#agentLink = new AgentLinkEndpoint(this, this.#logger);
   }
 
   /** Starts a master listening on `options.host:options.port`. */
@@ -238,6 +242,7 @@ export class LocalMaster implements MasterApi {
     this.#stopped = true;
     this.#allocator.stop();
     for (const agent of this.#agents.values()) clearInterval(agent.pingTimer);
+    this.#agentLink.closeAll();
     for (const offer of this.#offers.values()) if (offer.timer) clearTimeout(offer.timer);
     for (const fw of this.#frameworks.values()) {
       if (fw.failoverTimer) clearTimeout(fw.failoverTimer);
@@ -259,6 +264,14 @@ export class LocalMaster implements MasterApi {
     if (path === '/api/v1/scheduler' || path === '/master/api/v1/scheduler') {
       handleSchedulerRequest(this.#schedulerHost, req, res).catch((err: unknown) => {
         this.#logger.error('scheduler request failed', { error: String(err) });
+        if (!res.headersSent) sendText(res, 500, 'Internal Server Error');
+        else res.destroy();
+      });
+      return;
+    }
+    if (path === AGENT_LINK_PATH) {
+      this.#agentLink.handle(req, res).catch((err: unknown) => {
+        this.#logger.error('agent link request failed', { error: String(err) });
         if (!res.headersSent) sendText(res, 500, 'Internal Server Error');
         else res.destroy();
       });

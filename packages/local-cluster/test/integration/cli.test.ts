@@ -64,6 +64,6 @@ describe('mesoskit-local', () => {
     const cli = run(['--agents', 'zero']);
     const [code] = await once(cli.child, 'exit');
     expect(code).toBe(2);
-    expect(cli.output()).toContain("--agents must be a positive integer, got 'zero'");
+    expect(cli.output()).toContain("--agents must be a non-negative integer, got 'zero'");
   });
 });
