@@ -159,9 +159,12 @@ export class LocalAgent implements AgentApi {
     this.#registrationTimeoutMs = options.executorRegistrationTimeoutMs ?? 60_000;
     this.#reregistrationTimeoutMs = options.executorReregistrationTimeoutMs ?? 2000;
     this.#checkpoint = new Checkpoint(options.workDir);
+    this.#tokens = options.executorAuthentication
+      ? new ExecutorTokens(this.#checkpoint.tokenSecret(options.recover === true))
+      : undefined;
     this.#shutdownGraceMs = options.executorShutdownGracePeriodMs ?? 5000;
     this.#executorEnvironment = options.executorEnvironment;
-    this.#tokens = options.executorAuthentication ? new ExecutorTokens() : undefined;
+
     this.#log = childLogger(options.logger ?? silentLogger, { component: 'agent' });
     this.#updates = new StatusUpdateManager((frameworkId, status, latestState) => {
       if (!this.#partitioned) this.#master.statusUpdate(this.#agentId, { frameworkId, status, latestState });

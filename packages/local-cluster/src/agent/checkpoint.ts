@@ -25,6 +25,8 @@
  * gets `ACKNOWLEDGED` (as Mesos checkpoints before acknowledging). Unreadable or partial files
  * are skipped on recovery (Mesos' `--strict=false`), never fatal.
  */
+
+import { randomBytes } from 'node:crypto';
 import {
   appendFileSync,
   existsSync,
@@ -145,6 +147,27 @@ export class Checkpoint {
       }
     }
     return state;
+  }
+
+  /**
+   * The executor-token secret (Mesos takes it from `--jwt_secret_key`): kept in
+   * `<workDir>/meta/jwt_secret` (mode 0600) so that tokens of running executors stay valid
+   * across a restart. A new one unless recovering.
+   */
+  tokenSecret(recover: boolean): Uint8Array {
+    const path = join(this.#root, '..', 'jwt_secret');
+    if (recover) {
+      try {
+        const saved = readFileSync(path);
+        if (saved.length >= 32) return saved;
+      } catch {
+        // none saved: make one
+      }
+    }
+    const secret = randomBytes(32);
+    mkdirSync(join(this.#root, '..'), { recursive: true });
+    writeFileSync(path, secret, { mode: 0o600 });
+    return secret;
   }
 
   /** Records the agent's id (and info) as the one to recover. */

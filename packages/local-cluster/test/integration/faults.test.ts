@@ -133,6 +133,21 @@ describe('restartAgent', () => {
     s.stream.close();
   });
 
+  it('with executor authentication, the executor’s token stays valid across the restart', async () => {
+    const c = await start({ executorAuthentication: true });
+    const s = await session(c.masterUrl, checkpointing('restart-auth'));
+    const updates = new Updates(s);
+    const [offer] = await s.stream.offers();
+    await s.launch(offer!.id.value, [task('ra', offer!, s.frameworkId)]);
+    await ack(s, await updates.next('ra'));
+    const pid = await subscribedExecutor(c, 'the executor to subscribe');
+    await c.faults.restartAgent(0);
+    expect(await subscribedExecutor(c, 'the executor to re-subscribe with its token')).toBe(pid);
+    await message(s, offer!.agent_id.value, 'finish:ra');
+    expect((await updates.next('ra')).state).toBe('TASK_FINISHED');
+    s.stream.close();
+  });
+
   it('resends an update the scheduler had not acknowledged, from the checkpoint, without waiting 10 s', async () => {
     const c = await start();
     const s = await session(c.masterUrl, checkpointing('resend'));
