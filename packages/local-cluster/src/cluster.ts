@@ -146,8 +146,8 @@ export interface LocalClusterFaults {
    * tasks, resends unacknowledged status updates, and gives executors
    * `executorReregistrationTimeoutMs` to SUBSCRIBE again; the others are killed and their tasks
    * become TASK_GONE (TASK_LOST without PARTITION_AWARE), `REASON_EXECUTOR_REREGISTRATION_TIMEOUT`.
-   * Resolves once the new agent is registered.
-   * @throws {InvalidOptionsError} for an unknown agent.
+   * Resolves once the new agent is registered; rejects with `InvalidOptionsError` for an
+   * unknown agent. Restarts and re-registrations run one after the other.
    */
   restartAgent(agent: AgentRef, options?: { downMs?: number }): Promise<void>;
   /**
@@ -168,8 +168,8 @@ export interface LocalClusterFaults {
   /**
    * Heals the partition: the agent re-registers with its tasks and resends pending updates; the
    * master reports the tasks of an agent it had marked unreachable with their current state
-   * (`REASON_AGENT_REREGISTERED`). Resolves once it is registered.
-   * @throws {InvalidOptionsError} for an unknown agent.
+   * (`REASON_AGENT_REREGISTERED`). Resolves once it is registered; rejects with
+   * `InvalidOptionsError` for an unknown agent.
    */
   resumeAgent(agent: AgentRef): Promise<void>;
 }
@@ -275,6 +275,13 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
     }
     return i;
   };
+  /** Restarts and re-registrations run one at a time, in the order they were asked for. */
+  let queue: Promise<unknown> = Promise.resolve();
+  const serial = <T>(work: () => Promise<T>): Promise<T> => {
+    const run = queue.then(work, work);
+    queue = run.catch(() => {});
+    return track(run);
+  };
   const notStopping = (): void => {
     if (stopping) throw new InvalidOptionsError('the cluster is stopping');
   };
@@ -297,37 +304,33 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
       killExecutor: (frameworkId, executorId) =>
         agents.some((a) => a.killExecutorProcess(frameworkId, executorId)),
       dropSubscription: (frameworkId) => master.dropSubscription(frameworkId),
-      restartAgent: (ref, restart = {}) => {
+      restartAgent: async (ref, restart = {}) => {
         const i = indexOf(ref);
         notStopping();
-        return track(
-          (async () => {
-            const old = agents[i]!;
-            await old.crash();
-            await pause(restart.downMs);
-            agents[i] = await LocalAgent.start({ master, ...agentOptions(i), port: old.port, recover: true });
-          })(),
-        );
+        await serial(async () => {
+          const old = agents[i]!;
+          await old.crash();
+          await pause(restart.downMs);
+          agents[i] = await LocalAgent.start({ master, ...agentOptions(i), port: old.port, recover: true });
+        });
       },
-      restartMaster: (restart = {}) => {
+      restartMaster: async (restart = {}) => {
         notStopping();
-        return track(
-          (async () => {
-            const port = master.masterInfo.port;
-            await master.stop();
-            await pause(restart.downMs);
-            master = await LocalMaster.start({ ...masterOptions, port });
-            for (const agent of agents) await agent.reregister(master);
-          })(),
-        );
+        await serial(async () => {
+          const port = master.masterInfo.port;
+          await master.stop();
+          await pause(restart.downMs);
+          master = await LocalMaster.start({ ...masterOptions, port });
+          for (const agent of agents) await agent.reregister(master);
+        });
       },
       pauseAgent: (ref) => {
         agents[indexOf(ref)]!.partition();
       },
-      resumeAgent: (ref) => {
+      resumeAgent: async (ref) => {
         const i = indexOf(ref);
         notStopping();
-        return track(agents[i]!.reregister());
+        await serial(() => agents[i]!.reregister());
       },
     },
     stop,

@@ -226,7 +226,8 @@ describe('restartAgent', () => {
 
   it('rejects an unknown agent with a typed error', async () => {
     const c = await start();
-    expect(() => c.faults.restartAgent(7)).toThrow(/no agent 7/);
+    await expect(c.faults.restartAgent(7)).rejects.toThrow(/no agent 7/);
+    await expect(c.faults.resumeAgent(-1)).rejects.toThrow(/no agent -1/);
     expect(() => c.faults.pauseAgent('nope')).toThrow(/no agent nope/);
   });
 });
