@@ -174,6 +174,46 @@ describe('restartAgent', () => {
     s.stream.close();
   });
 
+  it('recovers a command task: the agent watches its command again and can kill it', async () => {
+    const c = await start();
+    const s = await session(
+      c.masterUrl,
+      checkpointing('command', { capabilities: [{ type: 'TASK_KILLING_STATE' }] }),
+    );
+    const updates = new Updates(s);
+    const [offer] = await s.stream.offers();
+    const command: mesos.v1.TaskInfo = {
+      name: 'cmd',
+      task_id: { value: 'cmd' },
+      agent_id: offer!.agent_id,
+      resources: parseResources('cpus:0.1;mem:32'),
+      command: { value: 'sleep 100' },
+    };
+    await s.launch(offer!.id.value, [command]);
+    await ack(s, await updates.next('cmd')); // STARTING
+    const running = await updates.next('cmd');
+    expect(running.state).toBe('TASK_RUNNING');
+    await ack(s, running);
+    const pid = running.container_status!.executor_pid!;
+
+    await c.faults.restartAgent(0, { downMs: 100 });
+    expect(alive(pid)).toBe(true);
+    expect(c.agents[0]!.executors()).toEqual([
+      expect.objectContaining({ executorId: 'cmd', command: true, state: 'RUNNING', pid }),
+    ]);
+    await s.call({ type: 'KILL', kill: { task_id: { value: 'cmd' }, agent_id: offer!.agent_id } });
+    const killing = await updates.next('cmd');
+    expect(killing.state).toBe('TASK_KILLING');
+    await ack(s, killing);
+    const killed = await updates.next('cmd');
+    expect(killed).toMatchObject({
+      state: 'TASK_KILLED',
+      message: 'Command terminated with signal Terminated',
+    });
+    await ack(s, killed);
+    s.stream.close();
+  });
+
   it('kills the executors of a framework without checkpoint; the master reports TASK_LOST', async () => {
     const c = await start();
     const s = await session(c.masterUrl, frameworkInfo({ name: 'no-checkpoint' }));
