@@ -6,6 +6,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +17,28 @@ import { type LocalCluster, type RemoteAgent, startLocalCluster, startRemoteAgen
 import { frameworkInfo, rawRequest, type Session, session } from '../master/helpers.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
+const RECOVERING = fileURLToPath(new URL('./fixtures/recovering-executor.mjs', import.meta.url));
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A port that was free a moment ago (the agent must come back on the same one). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
 const WAIT = 10_000;
 
 let cluster: LocalCluster | undefined;
@@ -188,6 +212,73 @@ describe('mesoskit-local agent --master URL', () => {
     await once(second.child, 'exit');
     master.child.kill('SIGINT');
     expect((await once(master.child, 'exit'))[0]).toBe(0);
+  });
+
+  it('an agent process killed with SIGKILL and started again on its work dir and port recovers its executor', async () => {
+    const master = run(['--no-agents', '--port', '0']);
+    const url = await master.line(/(http:\/\/127\.0\.0\.1:\d+)/);
+    const workDir = await mkdtemp(join(tmpdir(), 'mesoskit-agent-cli-'));
+    dirs.push(workDir);
+    const port = await freePort();
+    const args = ['agent', '--master', url, '--port', String(port), '--work-dir', workDir];
+    const first = run(args);
+    const id = await first.line(/agent: (\S+) at http/);
+
+    const info = frameworkInfo({ name: 'kill-9', checkpoint: true, failover_timeout: 3600 });
+    const s = await session(url, info);
+    const [offer] = await s.stream.offers(WAIT);
+    const executor: mesos.v1.ExecutorInfo = {
+      executor_id: { value: 'recovering' },
+      framework_id: { value: s.frameworkId },
+      command: { value: `exec node ${RECOVERING}` },
+      resources: parseResources('cpus:0.1;mem:32'),
+    };
+    await s.launch(offer!.id.value, [
+      { ...commandTask('k9', offer!, ''), command: undefined, executor } as mesos.v1.TaskInfo,
+    ]);
+    const running = await s.stream.update('k9', WAIT);
+    expect(running.state).toBe('TASK_RUNNING');
+    await ack(s, running);
+    const pid = running.container_status!.executor_pid!;
+
+    first.child.kill('SIGKILL');
+    await once(first.child, 'exit');
+    expect(alive(pid)).toBe(true);
+    const second = run(args);
+    expect(await second.line(/agent: (\S+) at http/)).toBe(id);
+    // The acknowledgement of TASK_RUNNING may not have reached the killed agent (it travels
+    // master → agent asynchronously): then the new agent resends TASK_RUNNING, and TASK_FINISHED
+    // waits behind it until it is acknowledged again. Messages are best effort and reach only
+    // a subscribed executor: acknowledge what came, ask again, until the task finished.
+    const acked = new Set<string>();
+    let finished: mesos.v1.TaskStatus | undefined;
+    await until('the recovered executor to finish its task', async () => {
+      for (const e of s.stream.events) {
+        const status = e.type === 'UPDATE' ? e.update?.status : undefined;
+        if (status?.task_id.value !== 'k9' || !status.uuid) continue;
+        if (status.state === 'TASK_FINISHED') finished = status;
+        const key = Buffer.from(status.uuid).toString('hex');
+        if (!acked.has(key)) {
+          acked.add(key);
+          await ack(s, status);
+        }
+      }
+      if (finished) return true;
+      await s.call({
+        type: 'MESSAGE',
+        message: {
+          agent_id: offer!.agent_id,
+          executor_id: { value: 'recovering' },
+          data: Buffer.from('finish:k9'),
+        },
+      });
+      return false;
+    });
+    expect(finished).toMatchObject({ state: 'TASK_FINISHED', source: 'SOURCE_EXECUTOR' });
+    expect(finished!.container_status?.executor_pid).toBe(pid);
+    s.stream.close();
+    second.child.kill('SIGINT');
+    await once(second.child, 'exit');
   });
 
   it('refuses a missing --master with a one-line message and exit code 2', async () => {
