@@ -7,10 +7,20 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { executorCall } from '@mesoskit/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Checkpoint } from '../../src/agent/checkpoint.js';
 import { LocalAgent } from '../../src/agent/index.js';
-import { AGENT_ID, FakeMaster, FRAMEWORK_ID, frameworkInfo, task, testExecutor, waitFor } from './helpers.js';
+import {
+  AGENT_ID,
+  FakeMaster,
+  FRAMEWORK_ID,
+  frameworkInfo,
+  request,
+  task,
+  testExecutor,
+  waitFor,
+} from './helpers.js';
 
 const RECOVERING = fileURLToPath(new URL('../integration/fixtures/recovering-executor.mjs', import.meta.url));
 
@@ -97,6 +107,35 @@ describe('agent recovery', () => {
     await waitFor('the executor to re-subscribe', () =>
       second.agent.executors().some((e) => e.state === 'RUNNING' && e.pid === pid),
     );
+  });
+
+  it('a recovered executor that has not subscribed again gets 503 for other calls', async () => {
+    const dir = await workDir();
+    const first = await agent(dir, false);
+    const executor = testExecutor(
+      'rec',
+      { TEST_EXECUTOR_NO_RESUBSCRIBE: '1' },
+      { value: `exec node ${RECOVERING}` },
+    );
+    first.agent.runTask({
+      framework: frameworkInfo({ checkpoint: true }),
+      executor,
+      task: task('t', undefined, executor),
+    });
+    const running = await first.master.waitUpdate('t', 'TASK_RUNNING');
+    await first.agent.crash();
+    const second = await agent(dir, true, first.agent.port);
+    const update = {
+      type: 'UPDATE',
+      framework_id: { value: FRAMEWORK_ID },
+      executor_id: { value: 'rec' },
+      update: { status: { ...running, agent_id: undefined, container_status: undefined } },
+    } as const;
+    const res = await request(second.agent.url, {
+      headers: { 'Content-Type': 'application/json' },
+      body: executorCall.encode(update, 'json'),
+    });
+    expect(res).toMatchObject({ status: 503, body: 'Agent has not finished recovery' });
   });
 
   it('the checkpoint survives a torn last line and unreadable files (skipped, not fatal)', async () => {
