@@ -97,6 +97,12 @@ export interface LocalClusterOptions {
    * @default 5
    */
   maxAgentPingTimeouts?: number;
+  /**
+   * An agent whose connection broke (it stopped or crashed) and that has not registered again
+   * within this time is marked unreachable (Mesos' `--agent_reregister_timeout`).
+   * @default 600000
+   */
+  agentReregisterTimeoutMs?: number;
   /** Status update resends to the master (default: Mesos' 10 s doubling up to 10 min). */
   statusUpdateRetryMs?: RetryPolicy;
   /** Extra environment for every executor (the agent's own environment is not inherited). */
@@ -196,6 +202,12 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
     typeof options.resources === 'string'
       ? parseResources(options.resources)
       : (options.resources ?? parseResources(DEFAULT_AGENT_RESOURCES));
+  const reregistration = options.executorReregistrationTimeoutMs;
+  if (reregistration !== undefined && !(Number.isFinite(reregistration) && reregistration > 0)) {
+    throw new InvalidOptionsError(
+      `executorReregistrationTimeoutMs must be a positive number, got ${String(reregistration)}`,
+    );
+  }
   const logger = options.logger ?? silentLogger;
   const ownWorkDir = options.workDir === undefined;
   const workDir = options.workDir ?? (await mkdtemp(join(tmpdir(), 'mesoskit-local-')));
@@ -209,6 +221,9 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
     ...(options.credentials !== undefined && { credentials: options.credentials }),
     ...(options.agentPingTimeoutMs !== undefined && { agentPingTimeoutMs: options.agentPingTimeoutMs }),
     ...(options.maxAgentPingTimeouts !== undefined && { maxAgentPingTimeouts: options.maxAgentPingTimeouts }),
+    ...(options.agentReregisterTimeoutMs !== undefined && {
+      agentReregisterTimeoutMs: options.agentReregisterTimeoutMs,
+    }),
     logger,
   };
   let master = await LocalMaster.start(masterOptions);

@@ -87,6 +87,12 @@ export interface LocalMasterOptions {
   agentPingTimeoutMs?: number;
   /** Mesos' `--max_agent_ping_timeouts` (default 5). */
   maxAgentPingTimeouts?: number;
+  /**
+   * An agent whose connection broke and that has not registered again within this time is
+   * marked unreachable (Mesos' `--agent_reregister_timeout`).
+   * @default 600000
+   */
+  agentReregisterTimeoutMs?: number;
   /** The master id (default: a random UUID). */
   masterId?: string;
   logger?: Logger;
@@ -241,7 +247,10 @@ export class LocalMaster implements MasterApi {
     if (this.#stopped) return;
     this.#stopped = true;
     this.#allocator.stop();
-    for (const agent of this.#agents.values()) clearInterval(agent.pingTimer);
+    for (const agent of this.#agents.values()) {
+      clearInterval(agent.pingTimer);
+      this.#clearReregisterTimer(agent);
+    }
     this.#agentLink.closeAll();
     for (const offer of this.#offers.values()) if (offer.timer) clearTimeout(offer.timer);
     for (const fw of this.#frameworks.values()) {
@@ -1189,6 +1198,16 @@ export class LocalMaster implements MasterApi {
     }
     const kills = agent.pendingKills.splice(0);
     for (const k of kills) this.#agentCall(agent, (a) => a.killTask(k.frameworkId, k.taskId, k.killPolicy));
+    // Frameworks removed while the agent was away (TEARDOWN, failover timeout): it shuts down
+    // what it still runs for them, as Mesos' master tells a re-registering agent.
+    const removed = new Set(
+      [
+        ...(registration.frameworks ?? []).map((f) => f.id?.value),
+        ...(registration.tasks ?? []).map((t) => t.frameworkId),
+      ].filter((id): id is string => id !== undefined && this.#completed.has(id)),
+    );
+    for (const id of removed) this.#agentCall(agent, (a) => a.shutdownFramework(id));
+    this.#clearReregisterTimer(agent);
     this.#startHealthCheck(agent);
     this.#logger.info('agent registered', { agentId: id, reregistered: registration.agentId !== undefined });
     this.#allocator.schedule();
@@ -1326,6 +1345,11 @@ export class LocalMaster implements MasterApi {
     }
   }
 
+  #clearReregisterTimer(agent: AgentEntry): void {
+    clearTimeout(agent.reregisterTimer);
+    agent.reregisterTimer = undefined;
+  }
+
   pong(agentId: string): void {
     if (this.#stopped) return;
     const agent = this.#agents.get(agentId);
@@ -1400,6 +1424,14 @@ export class LocalMaster implements MasterApi {
     this.#logger.info('agent gone', { agentId });
     agent.connected = false;
     clearInterval(agent.pingTimer);
+    // Mesos' `--agent_reregister_timeout`: an agent that does not come back in time is marked
+    // unreachable, its tasks TASK_UNREACHABLE / TASK_LOST.
+    this.#clearReregisterTimer(agent);
+    agent.reregisterTimer = setTimeout(() => {
+      agent.reregisterTimer = undefined;
+      if (!agent.connected && !agent.unreachable && !this.#stopped) this.#markUnreachable(agent);
+    }, this.#options.agentReregisterTimeoutMs ?? 600_000);
+    agent.reregisterTimer.unref();
     for (const offer of [...this.#offers.values()]) {
       if (offer.agentId === agentId) this.#rescindOffer(offer);
     }
@@ -1443,6 +1475,12 @@ function checkOptions(options: LocalMasterOptions): void {
     }
   };
   positive('heartbeatIntervalMs', options.heartbeatIntervalMs, false);
+  positive('agentPingTimeoutMs', options.agentPingTimeoutMs, false);
+  positive('agentReregisterTimeoutMs', options.agentReregisterTimeoutMs, false);
+  const max = options.maxAgentPingTimeouts;
+  if (max !== undefined && (!Number.isSafeInteger(max) || max < 1)) {
+    throw new InvalidOptionsError(`maxAgentPingTimeouts must be a positive integer, got ${max}`);
+  }
   positive('allocationIntervalMs', options.allocationIntervalMs, true);
   positive('offerTimeoutMs', options.offerTimeoutMs, false);
   const port = options.port;

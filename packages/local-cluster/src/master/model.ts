@@ -35,6 +35,8 @@ export interface AgentEntry {
   pinged?: boolean;
   pingTimeouts?: number;
   pingTimer?: NodeJS.Timeout;
+  /** Runs while a disconnected agent may still register again in time. */
+  reregisterTimer?: NodeJS.Timeout;
   registeredTime: number;
 }
 

@@ -264,6 +264,31 @@ describe('restartAgent', () => {
     s.stream.close();
   });
 
+  it('an agent down longer than agentReregisterTimeoutMs is unreachable, then back with its tasks', async () => {
+    const c = await start({ agentReregisterTimeoutMs: 100 });
+    const s = await session(
+      c.masterUrl,
+      checkpointing('long-down', { capabilities: [{ type: 'PARTITION_AWARE' }] }),
+    );
+    const updates = new Updates(s);
+    const [offer] = await s.stream.offers();
+    await s.launch(offer!.id.value, [task('ld', offer!, s.frameworkId)]);
+    await ack(s, await updates.next('ld'));
+    const pid = await subscribedExecutor(c, 'the executor to subscribe');
+
+    const restarted = c.faults.restartAgent(0, { downMs: 3000 });
+    expect(await updates.next('ld')).toMatchObject({ state: 'TASK_UNREACHABLE', source: 'SOURCE_MASTER' });
+    await restarted;
+    expect(await updates.next('ld')).toMatchObject({
+      state: 'TASK_RUNNING',
+      reason: 'REASON_AGENT_REREGISTERED',
+    });
+    expect(await subscribedExecutor(c, 'the executor to re-subscribe')).toBe(pid);
+    await message(s, offer!.agent_id.value, 'finish:ld');
+    expect((await updates.next('ld')).state).toBe('TASK_FINISHED');
+    s.stream.close();
+  });
+
   it('rejects an unknown agent with a typed error', async () => {
     const c = await start();
     await expect(c.faults.restartAgent(7)).rejects.toThrow(/no agent 7/);

@@ -268,6 +268,54 @@ describe('agent disconnection, partition and master failover', () => {
     plain.stream.close();
   });
 
+  it('a framework torn down while its agent was away is shut down on the agent when it re-registers', async () => {
+    master = await startMaster();
+    const agent = await FakeAgent.register(master);
+    const s = await session(master.url, frameworkInfo({ checkpoint: true }));
+    const [offer] = await s.stream.offers();
+    await s.launch(offer!.id.value, [commandTask('td', agent.agentId)]);
+    const { request } = await agent.waitFor('runTask');
+    master.agentGone(agent.agentId);
+    expect((await s.call({ type: 'TEARDOWN' })).status).toBe(202);
+    const again = new FakeAgent();
+    await master.registerAgent(
+      {
+        agentId: agent.agentId,
+        hostname: 'localhost',
+        ip: '127.0.0.1',
+        port: 5051,
+        resources: parseResources('cpus:2;mem:2048'),
+        frameworks: [request.framework],
+        tasks: [{ frameworkId: s.frameworkId, info: request.task!, state: 'TASK_RUNNING' }],
+      },
+      again,
+    );
+    expect(await again.waitFor('shutdownFramework')).toMatchObject({ frameworkId: s.frameworkId });
+  });
+
+  it('an agent that does not re-register within agentReregisterTimeoutMs becomes unreachable', async () => {
+    master = await startMaster({ agentReregisterTimeoutMs: 50 });
+    const agent = await FakeAgent.register(master);
+    const s = await session(
+      master.url,
+      frameworkInfo({ checkpoint: true, capabilities: [{ type: 'PARTITION_AWARE' }] }),
+    );
+    const [offer] = await s.stream.offers();
+    await s.launch(offer!.id.value, [commandTask('rr', agent.agentId)]);
+    await agent.waitFor('runTask');
+    master.agentGone(agent.agentId);
+    expect(await s.stream.update('rr', 5000)).toMatchObject({
+      state: 'TASK_UNREACHABLE',
+      reason: 'REASON_AGENT_REMOVED',
+    });
+    s.stream.close();
+  });
+
+  it('rejects health-check options that cannot work', async () => {
+    await expect(startMaster({ maxAgentPingTimeouts: 0 })).rejects.toThrow(/maxAgentPingTimeouts/);
+    await expect(startMaster({ agentPingTimeoutMs: -1 })).rejects.toThrow(/agentPingTimeoutMs/);
+  });
+
   it('after a master restart, a re-registering agent brings its frameworks and tasks back', async () => {
     master = await startMaster();
     const agentId = 'aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee-S3';
