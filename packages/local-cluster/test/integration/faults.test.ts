@@ -308,8 +308,10 @@ describe('restartMaster', () => {
     expect(running.state).toBe('TASK_RUNNING');
     await subscribedExecutor(c, 'the executor to subscribe');
 
-    const restarted = c.faults.restartMaster({ downMs: 200 });
+    const restarted = c.faults.restartMaster({ downMs: 1000 });
     await s.stream.end(WAIT);
+    // While it is down, calls are refused (connection refused).
+    await expect(fetch(`${c.masterUrl}/health`)).rejects.toThrow();
     await restarted;
     const again = await session(c.masterUrl, info, { frameworkId: s.frameworkId });
     expect(again.frameworkId).toBe(s.frameworkId);
