@@ -262,6 +262,13 @@ export class LocalAgent implements AgentApi {
         dead.push(executor);
       }
     }
+    // Frameworks with nothing left (no executor, no pending update) are not recovered: their
+    // checkpoint is garbage (Mesos collects it after --gc_delay).
+    for (const [frameworkId, framework] of this.#frameworks) {
+      if (framework.executors.size > 0 || this.#updates.hasPending(frameworkId)) continue;
+      this.#frameworks.delete(frameworkId);
+      this.#checkpoint.removeFramework(state.agentId, frameworkId);
+    }
     this.#log.info('agent recovered', { agentId: state.agentId, executors: this.#live.size });
     return dead;
   }

@@ -142,6 +142,14 @@ export class StatusUpdateManager {
     }
   }
 
+  /** Whether any task of the framework has updates not yet acknowledged. */
+  hasPending(frameworkId: string): boolean {
+    for (const stream of this.#streams.values()) {
+      if (stream.frameworkId === frameworkId && stream.pending.length > 0) return true;
+    }
+    return false;
+  }
+
   /** Whether the task's stream already received an update with this uuid. */
   received(frameworkId: string, taskId: string, uuid: Uint8Array | undefined): boolean {
     return this.#streams.get(streamKey(frameworkId, taskId))?.received.has(hex(uuid)) ?? false;

@@ -138,6 +138,29 @@ describe('agent recovery', () => {
     expect(res).toMatchObject({ status: 503, body: 'Agent has not finished recovery' });
   });
 
+  it('does not recover a framework with nothing left (its executor ended, its updates acknowledged)', async () => {
+    const dir = await workDir();
+    const first = await agent(dir, false);
+    const executor = testExecutor('rec', {}, { value: `exec node ${RECOVERING}` });
+    first.agent.runTask({
+      framework: frameworkInfo({ checkpoint: true }),
+      executor,
+      task: task('t', undefined, executor),
+    });
+    await first.master.waitUpdate('t', 'TASK_RUNNING');
+    await waitFor('the executor to subscribe', () => first.agent.executors()[0]?.state === 'RUNNING');
+    first.agent.frameworkMessage(FRAMEWORK_ID, 'rec', Buffer.from('finish:t'));
+    await first.master.waitUpdate('t', 'TASK_FINISHED');
+    first.agent.shutdownExecutor(FRAMEWORK_ID, 'rec');
+    await waitFor('the executor to exit', () => first.master.exited.length === 1);
+    await first.agent.crash();
+
+    const second = await agent(dir, true);
+    expect(second.master.registration?.agentId).toBe(AGENT_ID);
+    expect(second.master.registration?.frameworks).toBeUndefined();
+    expect(readdirSync(join(dir, 'meta/slaves', AGENT_ID, 'frameworks'))).toEqual([]);
+  });
+
   it('the checkpoint survives a torn last line and unreadable files (skipped, not fatal)', async () => {
     const dir = await workDir();
     const cp = new Checkpoint(dir);
