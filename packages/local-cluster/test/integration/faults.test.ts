@@ -23,7 +23,13 @@ afterEach(async () => {
 });
 
 async function start(options: Partial<LocalClusterOptions> = {}): Promise<LocalCluster> {
-  cluster = await startLocalCluster({ agents: 1, executorShutdownGracePeriodMs: 1000, ...options });
+  cluster = await startLocalCluster({
+    agents: 1,
+    executorShutdownGracePeriodMs: 1000,
+    // The fixture re-subscribes every 50 ms; a long window keeps a loaded machine from racing it.
+    executorReregistrationTimeoutMs: 10_000,
+    ...options,
+  });
   return cluster;
 }
 
