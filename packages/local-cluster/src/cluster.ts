@@ -326,7 +326,12 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
           const old = agents[i]!;
           await old.crash();
           await pause(restart.downMs);
-          agents[i] = await LocalAgent.start({ master, ...agentOptions(i), port: old.port, recover: true });
+          try {
+            agents[i] = await LocalAgent.start({ master, ...agentOptions(i), port: old.port, recover: true });
+          } catch (err) {
+            old.reap(); // nobody takes its executors over: no process is left behind
+            throw err;
+          }
         });
       },
       restartMaster: async (restart = {}) => {

@@ -425,6 +425,15 @@ export class LocalAgent implements AgentApi {
     return this.#stopped;
   }
 
+  /**
+   * After `crash()`, when no new agent will take the executors over (its start failed): kills
+   * the process groups the crash left running.
+   */
+  reap(): void {
+    if (!this.#crashed) return;
+    for (const executor of this.#live) killGroup(executor.pid, 'SIGKILL');
+  }
+
   async #stop(crash: boolean): Promise<void> {
     this.#stopping = true;
     this.#crashed = crash;

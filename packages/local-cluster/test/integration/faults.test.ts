@@ -4,6 +4,7 @@
  * partitions. Status updates are at-least-once: the helpers skip duplicates by uuid.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type mesos, parseResources } from '@mesoskit/protocol';
@@ -87,6 +88,15 @@ async function message(s: Session, agentId: string, text: string): Promise<void>
     message: { agent_id: { value: agentId }, executor_id: { value: EXECUTOR_ID }, data: Buffer.from(text) },
   });
   expect(res.status).toBe(202);
+}
+
+/** Polls an async condition every 20 ms; rejects after `timeoutMs` saying what did not happen. */
+async function until(what: string, probe: () => Promise<boolean>, timeoutMs = WAIT): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await probe())) {
+    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }
 
 function alive(pid: number): boolean {
@@ -292,6 +302,31 @@ describe('restartAgent', () => {
     expect(await subscribedExecutor(c, 'the executor to re-subscribe')).toBe(pid);
     await message(s, offer!.agent_id.value, 'finish:ld');
     expect((await updates.next('ld')).state).toBe('TASK_FINISHED');
+    s.stream.close();
+  });
+
+  it('a restart whose agent cannot come back (port taken) rejects and leaves no executor behind', async () => {
+    const c = await start();
+    const s = await session(c.masterUrl, checkpointing('port-taken'));
+    const [offer] = await s.stream.offers();
+    await s.launch(offer!.id.value, [task('pt', offer!, s.frameworkId)]);
+    await ack(s, await new Updates(s).next('pt'));
+    const pid = await subscribedExecutor(c, 'the executor to subscribe');
+    const port = Number(new URL(c.agents[0]!.url).port);
+    const squatter = createServer();
+    const restarted = c.faults.restartAgent(0, { downMs: 300 });
+    // Take the agent's port while it is down.
+    await until(
+      'the agent port to be free for the squatter',
+      () =>
+        new Promise<boolean>((resolve) => {
+          squatter.once('error', () => resolve(false));
+          squatter.listen(port, '127.0.0.1', () => resolve(true));
+        }),
+    );
+    await expect(restarted).rejects.toThrow(/EADDRINUSE/);
+    await waitFor(`executor ${pid} to be killed`, () => !alive(pid), WAIT);
+    await new Promise((resolve) => squatter.close(resolve));
     s.stream.close();
   });
 
