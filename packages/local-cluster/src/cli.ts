@@ -4,9 +4,11 @@
  *
  *   mesoskit-local [--port 5050] [--agents 1 | --no-agents] [--resources "cpus:2;mem:2048;disk:4096;ports:[31000-32000]"]
  *                  [--work-dir DIR] [--credentials FILE] [--allocation-interval 50ms] [--log-level warn]
- *                  [--executor-authentication]
+ *                  [--executor-authentication] [--agent-ping-timeout 15secs]
+ *                  [--max-agent-ping-timeouts 5] [--executor-reregistration-timeout 2secs]
  *   mesoskit-local agent --master URL [--host 127.0.0.1] [--port 5051] [--resources TEXT]
  *                  [--work-dir DIR] [--log-level warn] [--executor-authentication]
+ *                  [--executor-reregistration-timeout 2secs]
  *
  * The second form runs one agent in this process, registered with the master at URL over HTTP;
  * with --work-dir it recovers from its checkpoint there when restarted.
@@ -29,9 +31,11 @@ import { startRemoteAgent } from './remote-agent.js';
 
 const USAGE = `usage: mesoskit-local [--port 5050] [--agents 1 | --no-agents] [--resources TEXT] [--work-dir DIR]
                       [--credentials FILE] [--allocation-interval 50ms] [--log-level warn]
-                      [--executor-authentication]
+                      [--executor-authentication] [--agent-ping-timeout 15secs]
+                      [--max-agent-ping-timeouts 5] [--executor-reregistration-timeout 2secs]
        mesoskit-local agent --master URL [--host 127.0.0.1] [--port 5051] [--resources TEXT]
-                      [--work-dir DIR] [--log-level warn] [--executor-authentication]`;
+                      [--work-dir DIR] [--log-level warn] [--executor-authentication]
+                      [--executor-reregistration-timeout 2secs]`;
 
 function fail(message: string): never {
   process.stderr.write(`mesoskit-local: ${message}\n`);
@@ -42,6 +46,19 @@ function durationMs(flag: string, text: string): number {
   const ms = /^\d+$/.test(text) ? Number(text) : parseDuration(text.replace(/^(\d+(?:\.\d+)?)s$/, '$1secs'));
   if (ms === undefined) fail(`${flag} must be a duration such as 50ms, 1s or 1secs, got '${text}'`);
   return ms;
+}
+
+function positiveMs(flag: string, text: string): number {
+  const ms = durationMs(flag, text);
+  if (ms <= 0) fail(`${flag} must be longer than 0, got '${text}'`);
+  return ms;
+}
+
+function positiveInteger(flag: string, text: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < 1)
+    fail(`${flag} must be a positive integer, got '${text}'`);
+  return n;
 }
 
 /** Mesos' `--credentials` file: `{"credentials": [{"principal": "…", "secret": "…"}]}`. */
@@ -105,6 +122,7 @@ async function agentMain(argv: string[]): Promise<void> {
         resources: { type: 'string' },
         'work-dir': { type: 'string' },
         'log-level': { type: 'string' },
+        'executor-reregistration-timeout': { type: 'string' },
         'executor-authentication': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -142,6 +160,12 @@ async function agentMain(argv: string[]): Promise<void> {
     ...(resources && { resources }),
     ...(typeof values['work-dir'] === 'string' && { workDir: values['work-dir'] }),
     ...(values['executor-authentication'] === true && { executorAuthentication: true }),
+    ...(typeof values['executor-reregistration-timeout'] === 'string' && {
+      executorReregistrationTimeoutMs: positiveMs(
+        '--executor-reregistration-timeout',
+        values['executor-reregistration-timeout'],
+      ),
+    }),
     logger: createLogger({ level, base: { component: 'mesoskit-local-agent' } }),
   });
   onSignals(() => remote.stop());
@@ -168,6 +192,9 @@ async function main(): Promise<void> {
         'work-dir': { type: 'string' },
         credentials: { type: 'string' },
         'allocation-interval': { type: 'string' },
+        'agent-ping-timeout': { type: 'string' },
+        'max-agent-ping-timeouts': { type: 'string' },
+        'executor-reregistration-timeout': { type: 'string' },
         'log-level': { type: 'string' },
         'executor-authentication': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
@@ -197,6 +224,18 @@ async function main(): Promise<void> {
     ...(typeof values.credentials === 'string' && { credentials: readCredentials(values.credentials) }),
     ...(typeof values['allocation-interval'] === 'string' && {
       allocationIntervalMs: durationMs('--allocation-interval', values['allocation-interval']),
+    }),
+    ...(typeof values['agent-ping-timeout'] === 'string' && {
+      agentPingTimeoutMs: positiveMs('--agent-ping-timeout', values['agent-ping-timeout']),
+    }),
+    ...(typeof values['max-agent-ping-timeouts'] === 'string' && {
+      maxAgentPingTimeouts: positiveInteger('--max-agent-ping-timeouts', values['max-agent-ping-timeouts']),
+    }),
+    ...(typeof values['executor-reregistration-timeout'] === 'string' && {
+      executorReregistrationTimeoutMs: positiveMs(
+        '--executor-reregistration-timeout',
+        values['executor-reregistration-timeout'],
+      ),
     }),
     ...(values['executor-authentication'] === true && { executorAuthentication: true }),
     logger: createLogger({ level, base: { component: 'mesoskit-local' } }),

@@ -220,7 +220,18 @@ describe('mesoskit-local agent --master URL', () => {
     const workDir = await mkdtemp(join(tmpdir(), 'mesoskit-agent-cli-'));
     dirs.push(workDir);
     const port = await freePort();
-    const args = ['agent', '--master', url, '--port', String(port), '--work-dir', workDir];
+    const args = [
+      'agent',
+      '--master',
+      url,
+      '--port',
+      String(port),
+      '--work-dir',
+      workDir,
+      // The fixture re-subscribes every 50 ms; a long window keeps a loaded machine from racing it.
+      '--executor-reregistration-timeout',
+      '10secs',
+    ];
     const first = run(args);
     const id = await first.line(/agent: (\S+) at http/);
 
