@@ -28,7 +28,7 @@ import {
   hasCapability,
 } from './command-executor.js';
 import { buildEnvironment } from './environment.js';
-import { EXECUTOR_API_PATHS, handleExecutorApi } from './executor-api.js';
+import { EXECUTOR_API_PATHS, handleExecutorApi, validateExecutorCall } from './executor-api.js';
 import { ExecutorTokens } from './executor-token.js';
 import { Executor, type QueuedLaunch, type Termination } from './executors.js';
 import { fetchUris } from './fetcher.js';
@@ -968,8 +968,18 @@ export class LocalAgent implements AgentApi {
       },
     });
 
-    for (const update of subscribe.unacknowledged_updates ?? [])
-      this.#executorUpdate(executor, update.status);
+    // Each is handled like an UPDATE call; one that such a call could not carry (no uuid, wrong
+    // source, …) is dropped rather than breaking the subscription.
+    for (const update of subscribe.unacknowledged_updates ?? []) {
+      const problem = validateExecutorCall({
+        type: 'UPDATE',
+        framework_id: { value: executor.frameworkId },
+        executor_id: { value: executor.executorId },
+        update,
+      });
+      if (problem === undefined) this.#executorUpdate(executor, update.status);
+      else this.#log.warn('unacknowledged update dropped', { executorId: executor.executorId, problem });
+    }
 
     const unacknowledged = new Set((subscribe.unacknowledged_tasks ?? []).map((t) => t.task_id.value));
     const lost = hasCapability(framework.info, 'PARTITION_AWARE') ? 'TASK_DROPPED' : 'TASK_LOST';
