@@ -1305,9 +1305,10 @@ export class LocalMaster implements MasterApi {
       agent.pinged = true;
       this.#agentCall(agent, (a) => a.ping());
     };
+    // The first ping goes out after one interval: the agent learns its id only once this
+    // registration returns.
     agent.pingTimer = setInterval(ping, this.#options.agentPingTimeoutMs ?? 15_000);
     agent.pingTimer.unref();
-    ping();
   }
 
   /**
