@@ -397,6 +397,7 @@ export class LocalMaster implements MasterApi {
       else framework.info.checkpoint = checkpoint;
       framework.roles = roles;
       framework.reregisteredTime = this.#now();
+      framework.recovered = false;
     } else {
       const id = requestedId ?? this.#ids.framework();
       framework = {
@@ -1229,6 +1230,7 @@ export class LocalMaster implements MasterApi {
         offers: new Set(),
         filters: [],
         registeredTime: this.#now(),
+        recovered: true,
       });
     }
     for (const { frameworkId, info } of registration.executors ?? []) {

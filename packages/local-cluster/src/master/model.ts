@@ -106,6 +106,8 @@ export interface FrameworkEntry {
   offers: Set<string>;
   filters: FilterEntry[];
   registeredTime: number;
+  /** Rebuilt from a re-registering agent after a master restart; cleared when it subscribes. */
+  recovered?: boolean;
   reregisteredTime?: number;
   unregisteredTime?: number;
 }

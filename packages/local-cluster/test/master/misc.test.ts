@@ -236,6 +236,19 @@ describe('agent disconnection, partition and master failover', () => {
       state: 'TASK_LOST',
       reason: 'REASON_AGENT_REMOVED',
     });
+    type State = {
+      slaves: unknown[];
+      unreachable_slaves: number;
+      frameworks: { name: string; tasks: unknown[]; unreachable_tasks: { id: string; state: string }[] }[];
+    };
+    const state = (await (await fetch(`${master.url}/master/state`)).json()) as State;
+    expect(state.slaves).toEqual([]);
+    expect(state.unreachable_slaves).toBe(1);
+    const awareState = state.frameworks.find((f) => f.name === 'aware')!;
+    expect(awareState.tasks).toEqual([]);
+    expect(awareState.unreachable_tasks).toEqual([
+      expect.objectContaining({ id: 'pa', state: 'TASK_UNREACHABLE' }),
+    ]);
 
     // The agent comes back with both tasks running.
     const running = (taskId: string, frameworkId: string) => ({
@@ -340,8 +353,17 @@ describe('agent disconnection, partition and master failover', () => {
       },
       agent,
     );
+    type State = { frameworks: { id: string; recovered: boolean; active: boolean }[] };
+    const before = (await (await fetch(`${master.url}/master/state`)).json()) as State;
+    expect(before.frameworks).toEqual([
+      expect.objectContaining({ id: frameworkId, recovered: true, active: false }),
+    ]);
     const s = await session(master.url, info, { frameworkId });
     expect(s.frameworkId).toBe(frameworkId);
+    const after = (await (await fetch(`${master.url}/master/state`)).json()) as State;
+    expect(after.frameworks).toEqual([
+      expect.objectContaining({ id: frameworkId, recovered: false, active: true }),
+    ]);
     // The task is known again (explicit reconciliation answers its state) and its resources used.
     await s.call({ type: 'RECONCILE', reconcile: { tasks: [{ task_id: { value: 'old' } }] } });
     expect(await s.stream.update('old')).toMatchObject({
