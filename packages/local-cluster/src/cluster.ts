@@ -18,12 +18,19 @@ import {
   parseResources,
   silentLogger,
 } from '@mesoskit/protocol';
-import { DEFAULT_AGENT_RESOURCES, LocalAgent, type RetryPolicy } from './agent/index.js';
-import { LocalMaster } from './master/index.js';
+import {
+  type AgentExecutorSnapshot,
+  DEFAULT_AGENT_RESOURCES,
+  LocalAgent,
+  type LocalAgentOptions,
+  type RetryPolicy,
+} from './agent/index.js';
+import { LocalMaster, type LocalMasterOptions } from './master/index.js';
 
 export interface LocalClusterOptions {
   /**
-   * How many agents to start.
+   * How many agents to start in this process; 0 starts only the master (agents in their own
+   * processes register with `mesoskit-local agent --master URL`).
    * @default 1
    */
   agents?: number;
@@ -72,6 +79,30 @@ export interface LocalClusterOptions {
    * @default 5000
    */
   executorShutdownGracePeriodMs?: number;
+  /**
+   * After an agent restart, the time executors of checkpointing frameworks have to SUBSCRIBE
+   * again before they are killed (Mesos' `--executor_reregistration_timeout`); executors get it
+   * as `MESOS_SUBSCRIPTION_BACKOFF_MAX`.
+   * @default 2000
+   */
+  executorReregistrationTimeoutMs?: number;
+  /**
+   * The master pings each agent this often (Mesos' `--agent_ping_timeout`); an agent that
+   * missed `maxAgentPingTimeouts` pongs in a row is unreachable. Shorten it in partition tests.
+   * @default 15000
+   */
+  agentPingTimeoutMs?: number;
+  /**
+   * Mesos' `--max_agent_ping_timeouts`.
+   * @default 5
+   */
+  maxAgentPingTimeouts?: number;
+  /**
+   * An agent whose connection broke (it stopped or crashed) and that has not registered again
+   * within this time is marked unreachable (Mesos' `--agent_reregister_timeout`).
+   * @default 600000
+   */
+  agentReregisterTimeoutMs?: number;
   /** Status update resends to the master (default: Mesos' 10 s doubling up to 10 min). */
   statusUpdateRetryMs?: RetryPolicy;
   /** Extra environment for every executor (the agent's own environment is not inherited). */
@@ -94,9 +125,14 @@ export interface LocalClusterAgent {
   readonly id: string;
   /** The agent's base URL (executor API at `/api/v1/executor`). */
   readonly url: string;
-  /** This agent's work dir (sandboxes under `slaves/<id>/…`). */
+  /** This agent's work dir (sandboxes under `slaves/<id>/…`, the checkpoint under `meta/`). */
   readonly workDir: string;
+  /** What runs on the agent now (the current agent, after restarts). */
+  executors(): AgentExecutorSnapshot[];
 }
+
+/** An agent, by its id or its index in `agents`. */
+export type AgentRef = string | number;
 
 /** Faults a test can inject. */
 export interface LocalClusterFaults {
@@ -108,6 +144,40 @@ export interface LocalClusterFaults {
    * false if the framework has no subscription.
    */
   dropSubscription(frameworkId: string): boolean;
+  /**
+   * Restarts an agent as a crash and restart of a Mesos agent with checkpointing: its HTTP
+   * server closes; executors of frameworks with `checkpoint: true` keep running, the others are
+   * killed (the master reports their tasks TASK_LOST). After `downMs` a new agent starts on the
+   * same port and work dir, recovers from its checkpoint (same agent id), re-registers with its
+   * tasks, resends unacknowledged status updates, and gives executors
+   * `executorReregistrationTimeoutMs` to SUBSCRIBE again; the others are killed and their tasks
+   * become TASK_GONE (TASK_LOST without PARTITION_AWARE), `REASON_EXECUTOR_REREGISTRATION_TIMEOUT`.
+   * Resolves once the new agent is registered; rejects with `InvalidOptionsError` for an
+   * unknown agent. Restarts and re-registrations run one after the other.
+   */
+  restartAgent(agent: AgentRef, options?: { downMs?: number }): Promise<void>;
+  /**
+   * Restarts the master as a Mesos master failover without a registry: subscription streams
+   * end, calls are refused while it is down (`downMs`), and it comes back on the same port
+   * knowing nothing. Agents re-register with their frameworks, executors and tasks and resend
+   * unacknowledged updates; schedulers re-subscribe with their framework id and keep their
+   * tasks. Resolves once every agent re-registered.
+   */
+  restartMaster(options?: { downMs?: number }): Promise<void>;
+  /**
+   * Cuts an agent off from the master (a network partition): no messages either way; its
+   * executors keep running. After `agentPingTimeoutMs` × `maxAgentPingTimeouts` the master marks
+   * it unreachable: its tasks become TASK_UNREACHABLE (PARTITION_AWARE frameworks) or TASK_LOST.
+   * @throws {InvalidOptionsError} for an unknown agent.
+   */
+  pauseAgent(agent: AgentRef): void;
+  /**
+   * Heals the partition: the agent re-registers with its tasks and resends pending updates; the
+   * master reports the tasks of an agent it had marked unreachable with their current state
+   * (`REASON_AGENT_REREGISTERED`). Resolves once it is registered; rejects with
+   * `InvalidOptionsError` for an unknown agent.
+   */
+  resumeAgent(agent: AgentRef): Promise<void>;
 }
 
 export interface LocalCluster {
@@ -125,82 +195,163 @@ export interface LocalCluster {
 /** Starts a master and `agents` agents; resolves once every agent is registered. */
 export async function startLocalCluster(options: LocalClusterOptions = {}): Promise<LocalCluster> {
   const count = options.agents ?? 1;
-  if (!Number.isSafeInteger(count) || count < 1) {
-    throw new InvalidOptionsError(`agents must be a positive integer, got ${String(options.agents)}`);
+  if (!Number.isSafeInteger(count) || count < 0) {
+    throw new InvalidOptionsError(`agents must be a non-negative integer, got ${String(options.agents)}`);
   }
   const resources =
     typeof options.resources === 'string'
       ? parseResources(options.resources)
       : (options.resources ?? parseResources(DEFAULT_AGENT_RESOURCES));
+  const reregistration = options.executorReregistrationTimeoutMs;
+  if (reregistration !== undefined && !(Number.isFinite(reregistration) && reregistration > 0)) {
+    throw new InvalidOptionsError(
+      `executorReregistrationTimeoutMs must be a positive number, got ${String(reregistration)}`,
+    );
+  }
   const logger = options.logger ?? silentLogger;
   const ownWorkDir = options.workDir === undefined;
   const workDir = options.workDir ?? (await mkdtemp(join(tmpdir(), 'mesoskit-local-')));
 
-  const master = await LocalMaster.start({
+  const masterOptions: LocalMasterOptions = {
     ...(options.host !== undefined && { host: options.host }),
     ...(options.port !== undefined && { port: options.port }),
     ...(options.allocationIntervalMs !== undefined && { allocationIntervalMs: options.allocationIntervalMs }),
     ...(options.offerTimeoutMs !== undefined && { offerTimeoutMs: options.offerTimeoutMs }),
     ...(options.heartbeatIntervalMs !== undefined && { heartbeatIntervalMs: options.heartbeatIntervalMs }),
     ...(options.credentials !== undefined && { credentials: options.credentials }),
+    ...(options.agentPingTimeoutMs !== undefined && { agentPingTimeoutMs: options.agentPingTimeoutMs }),
+    ...(options.maxAgentPingTimeouts !== undefined && { maxAgentPingTimeouts: options.maxAgentPingTimeouts }),
+    ...(options.agentReregisterTimeoutMs !== undefined && {
+      agentReregisterTimeoutMs: options.agentReregisterTimeoutMs,
+    }),
+    logger,
+  };
+  let master = await LocalMaster.start(masterOptions);
+  const masterUrl = master.url;
+  const agentOptions = (i: number): Omit<LocalAgentOptions, 'master'> => ({
+    ...(options.host !== undefined && { host: options.host }),
+    workDir: join(workDir, `agent-${i}`),
+    resources,
+    ...(options.executorRegistrationTimeoutMs !== undefined && {
+      executorRegistrationTimeoutMs: options.executorRegistrationTimeoutMs,
+    }),
+    ...(options.executorReregistrationTimeoutMs !== undefined && {
+      executorReregistrationTimeoutMs: options.executorReregistrationTimeoutMs,
+    }),
+    ...(options.executorShutdownGracePeriodMs !== undefined && {
+      executorShutdownGracePeriodMs: options.executorShutdownGracePeriodMs,
+    }),
+    ...(options.statusUpdateRetryMs !== undefined && {
+      statusUpdateRetryMs: options.statusUpdateRetryMs,
+    }),
+    ...(options.executorEnvironment !== undefined && {
+      executorEnvironment: options.executorEnvironment,
+    }),
+    ...(options.executorAuthentication !== undefined && {
+      executorAuthentication: options.executorAuthentication,
+    }),
     logger,
   });
   const agents: LocalAgent[] = [];
   try {
-    for (let i = 0; i < count; i++) {
-      agents.push(
-        await LocalAgent.start({
-          master,
-          ...(options.host !== undefined && { host: options.host }),
-          workDir: join(workDir, `agent-${i}`),
-          resources,
-          ...(options.executorRegistrationTimeoutMs !== undefined && {
-            executorRegistrationTimeoutMs: options.executorRegistrationTimeoutMs,
-          }),
-          ...(options.executorShutdownGracePeriodMs !== undefined && {
-            executorShutdownGracePeriodMs: options.executorShutdownGracePeriodMs,
-          }),
-          ...(options.statusUpdateRetryMs !== undefined && {
-            statusUpdateRetryMs: options.statusUpdateRetryMs,
-          }),
-          ...(options.executorEnvironment !== undefined && {
-            executorEnvironment: options.executorEnvironment,
-          }),
-          ...(options.executorAuthentication !== undefined && {
-            executorAuthentication: options.executorAuthentication,
-          }),
-          logger,
-        }),
-      );
-    }
+    for (let i = 0; i < count; i++) agents.push(await LocalAgent.start({ master, ...agentOptions(i) }));
   } catch (err) {
     await Promise.allSettled(agents.map((a) => a.stop()));
     await master.stop();
     if (ownWorkDir) await rm(workDir, { recursive: true, force: true });
     throw err;
   }
+  const ids = agents.map((a) => a.agentId);
 
   let stopping: Promise<void> | undefined;
+  /** Faults in progress, so that `stop()` waits for them. */
+  const busy = new Set<Promise<unknown>>();
+  const track = <T>(work: Promise<T>): Promise<T> => {
+    busy.add(work);
+    void work.then(
+      () => busy.delete(work),
+      () => busy.delete(work),
+    );
+    return work;
+  };
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
+      await Promise.allSettled([...busy]);
       await Promise.allSettled(agents.map((a) => a.stop()));
       await master.stop();
       if (ownWorkDir) await rm(workDir, { recursive: true, force: true });
     })();
     return stopping;
   };
+  const indexOf = (ref: AgentRef): number => {
+    const i = typeof ref === 'number' ? ref : ids.indexOf(ref);
+    if (!Number.isInteger(i) || i < 0 || i >= agents.length) {
+      throw new InvalidOptionsError(`no agent ${String(ref)} in this cluster`);
+    }
+    return i;
+  };
+  /** Restarts and re-registrations run one at a time, in the order they were asked for. */
+  let queue: Promise<unknown> = Promise.resolve();
+  const serial = <T>(work: () => Promise<T>): Promise<T> => {
+    const run = queue.then(work, work);
+    queue = run.catch(() => {});
+    return track(run);
+  };
+  const notStopping = (): void => {
+    if (stopping) throw new InvalidOptionsError('the cluster is stopping');
+  };
+  const pause = (ms: number | undefined): Promise<void> =>
+    ms && ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve();
 
   return {
-    masterUrl: master.url,
-    agents: agents.map((a, i) => ({ id: a.agentId, url: a.url, workDir: join(workDir, `agent-${i}`) })),
+    masterUrl,
+    agents: agents.map((a, i) => ({
+      id: a.agentId,
+      url: a.url,
+      workDir: join(workDir, `agent-${i}`),
+      executors: () => agents[i]!.executors(),
+    })),
     async state() {
-      const res = await fetch(`${master.url}/master/state`);
+      const res = await fetch(`${masterUrl}/master/state`);
       return (await res.json()) as Record<string, unknown>;
     },
     faults: {
       killExecutor: (frameworkId, executorId) =>
         agents.some((a) => a.killExecutorProcess(frameworkId, executorId)),
       dropSubscription: (frameworkId) => master.dropSubscription(frameworkId),
+      restartAgent: async (ref, restart = {}) => {
+        const i = indexOf(ref);
+        notStopping();
+        await serial(async () => {
+          const old = agents[i]!;
+          await old.crash();
+          await pause(restart.downMs);
+          try {
+            agents[i] = await LocalAgent.start({ master, ...agentOptions(i), port: old.port, recover: true });
+          } catch (err) {
+            old.reap(); // nobody takes its executors over: no process is left behind
+            throw err;
+          }
+        });
+      },
+      restartMaster: async (restart = {}) => {
+        notStopping();
+        await serial(async () => {
+          const port = master.masterInfo.port;
+          await master.stop();
+          await pause(restart.downMs);
+          master = await LocalMaster.start({ ...masterOptions, port });
+          for (const agent of agents) await agent.reregister(master);
+        });
+      },
+      pauseAgent: (ref) => {
+        agents[indexOf(ref)]!.partition();
+      },
+      resumeAgent: async (ref) => {
+        const i = indexOf(ref);
+        notStopping();
+        await serial(() => agents[i]!.reregister());
+      },
     },
     stop,
     [Symbol.asyncDispose]: stop,

@@ -19,6 +19,13 @@ export {
   type LocalAgentOptions,
   type RetryPolicy,
 } from './agent/index.js';
-export type { LocalCluster, LocalClusterAgent, LocalClusterFaults, LocalClusterOptions } from './cluster.js';
+export type {
+  AgentRef,
+  LocalCluster,
+  LocalClusterAgent,
+  LocalClusterFaults,
+  LocalClusterOptions,
+} from './cluster.js';
 export { startLocalCluster } from './cluster.js';
 export { LocalMaster, type LocalMasterOptions, MESOS_VERSION } from './master/index.js';
+export { type RemoteAgent, type RemoteAgentOptions, startRemoteAgent } from './remote-agent.js';

@@ -33,6 +33,11 @@ export interface AgentApi {
    * head of every pending status update stream of that framework now.
    */
   updateFramework(framework: mesos.v1.FrameworkInfo): void;
+  /**
+   * The master's health check (Mesos' `PingSlaveMessage`): the agent answers with
+   * `MasterApi.pong`. An agent cut off from the master (a partition) does not.
+   */
+  ping(): void;
 }
 
 /** A task (or task group) the master sends to an agent. */
@@ -64,8 +69,13 @@ export interface MasterApi {
    * scheduler with a `FAILURE` event. Not sent for command executors.
    */
   exitedExecutor(agentId: string, frameworkId: string, executorId: string, status: number): void;
-  /** The agent is going away (stopped or lost): its offers are rescinded. */
+  /**
+   * The agent's connection broke (it stopped or restarts): its offers are rescinded and the
+   * tasks of frameworks without `checkpoint` are lost (Mesos' `Master::exited` for an agent).
+   */
   agentGone(agentId: string): void;
+  /** The answer to `AgentApi.ping`. */
+  pong(agentId: string): void;
 }
 
 export interface AgentRegistration {
@@ -78,6 +88,24 @@ export interface AgentRegistration {
   /** The agent's total resources. */
   resources: mesos.v1.Resource[];
   attributes?: mesos.v1.Attribute[];
+  /**
+   * On re-registration (Mesos' `ReregisterSlaveMessage`): the frameworks the agent runs
+   * something for, its custom executors and its tasks with their newest state. A master that
+   * restarted and knows nothing of the agent rebuilds its view from these.
+   */
+  frameworks?: mesos.v1.FrameworkInfo[];
+  executors?: { frameworkId: string; info: mesos.v1.ExecutorInfo }[];
+  tasks?: AgentTask[];
+}
+
+/** A task as an agent reports it when it re-registers. */
+export interface AgentTask {
+  frameworkId: string;
+  /** The custom executor's id; absent for a command task. */
+  executorId?: string;
+  info: mesos.v1.TaskInfo;
+  /** The newest state the agent knows (`TASK_STAGING` before the first update). */
+  state: mesos.v1.TaskState;
 }
 
 export interface AgentRegistered {

@@ -17,7 +17,8 @@ import {
 } from '@mesoskit/protocol';
 import { RecordIOResponse, sendText } from '../http.js';
 import { randomId, randomUuidBytes } from '../ids.js';
-import type { AgentApi, MasterApi, RunTaskRequest } from '../link.js';
+import type { AgentApi, AgentRegistration, AgentTask, MasterApi, RunTaskRequest } from '../link.js';
+import { Checkpoint, type RecoveredState } from './checkpoint.js';
 import {
   allocationRole,
   COMMAND_KILL_GRACE_MS,
@@ -27,11 +28,11 @@ import {
   hasCapability,
 } from './command-executor.js';
 import { buildEnvironment } from './environment.js';
-import { EXECUTOR_API_PATHS, handleExecutorApi } from './executor-api.js';
+import { EXECUTOR_API_PATHS, handleExecutorApi, validateExecutorCall } from './executor-api.js';
 import { ExecutorTokens } from './executor-token.js';
 import { Executor, type QueuedLaunch, type Termination } from './executors.js';
 import { fetchUris } from './fetcher.js';
-import { killGroup, type SpawnedProcess, spawnCommand } from './process.js';
+import { adoptProcess, killGroup, type SpawnedProcess, spawnCommand } from './process.js';
 import { createSandbox, sandboxPath } from './sandbox.js';
 import { DEFAULT_RETRY, type RetryPolicy, StatusUpdateManager } from './status-updates.js';
 
@@ -52,6 +53,18 @@ export interface LocalAgentOptions {
   attributes?: mesos.v1.Attribute[];
   /** `--executor_registration_timeout` (default 1 min). */
   executorRegistrationTimeoutMs?: number;
+  /**
+   * `--executor_reregistration_timeout`: after a restart, the time executors have to SUBSCRIBE
+   * again before they are killed; also `MESOS_SUBSCRIPTION_BACKOFF_MAX` (default 2 s).
+   */
+  executorReregistrationTimeoutMs?: number;
+  /**
+   * Recover from the checkpoint in `workDir` (Mesos' `--recover=reconnect`): keep the agent id,
+   * reconnect with the executors of checkpointing frameworks, resend unacknowledged updates.
+   * Without it (the default) the agent starts fresh.
+   * @default false
+   */
+  recover?: boolean;
   /** `--executor_shutdown_grace_period` (default 5 s). */
   executorShutdownGracePeriodMs?: number;
   /** Status update resend backoff towards the master (default 10 s doubling up to 10 min). */
@@ -106,12 +119,21 @@ export class LocalAgent implements AgentApi {
   readonly hostname: string;
   readonly url: string;
   #agentId = '';
-  readonly #master: MasterApi;
+  #master: MasterApi;
   readonly #server: Server;
   readonly #workDir: string;
   readonly #resources: mesos.v1.Resource[];
   readonly #attributes: mesos.v1.Attribute[] | undefined;
   readonly #registrationTimeoutMs: number;
+  readonly #reregistrationTimeoutMs: number;
+  readonly #checkpoint: Checkpoint;
+  /** Where each checkpointed task lives (framework + task → executor run). */
+  readonly #locations = new Map<string, { executorId: string; containerId: string }>();
+  #reregistrationTimer: NodeJS.Timeout | undefined;
+  /** Stopped as by a crash: executors of checkpointing frameworks were left running. */
+  #crashed = false;
+  /** Cut off from the master (fault injection): nothing goes either way. */
+  #partitioned = false;
   readonly #shutdownGraceMs: number;
   readonly #executorEnvironment: Record<string, string> | undefined;
   /** Signs and checks executor tokens; set with executor authentication on. */
@@ -135,15 +157,18 @@ export class LocalAgent implements AgentApi {
     this.#resources = options.resources ?? parseResources(DEFAULT_AGENT_RESOURCES);
     this.#attributes = options.attributes;
     this.#registrationTimeoutMs = options.executorRegistrationTimeoutMs ?? 60_000;
+    this.#reregistrationTimeoutMs = options.executorReregistrationTimeoutMs ?? 2000;
+    this.#checkpoint = new Checkpoint(options.workDir);
+    this.#tokens = options.executorAuthentication
+      ? new ExecutorTokens(this.#checkpoint.tokenSecret(options.recover === true))
+      : undefined;
     this.#shutdownGraceMs = options.executorShutdownGracePeriodMs ?? 5000;
     this.#executorEnvironment = options.executorEnvironment;
-    this.#tokens = options.executorAuthentication ? new ExecutorTokens() : undefined;
+
     this.#log = childLogger(options.logger ?? silentLogger, { component: 'agent' });
-    this.#updates = new StatusUpdateManager(
-      (frameworkId, status, latestState) =>
-        this.#master.statusUpdate(this.#agentId, { frameworkId, status, latestState }),
-      options.statusUpdateRetryMs ?? DEFAULT_RETRY,
-    );
+    this.#updates = new StatusUpdateManager((frameworkId, status, latestState) => {
+      if (!this.#partitioned) this.#master.statusUpdate(this.#agentId, { frameworkId, status, latestState });
+    }, options.statusUpdateRetryMs ?? DEFAULT_RETRY);
   }
 
   /** Starts the HTTP server and registers with the master. */
@@ -165,25 +190,169 @@ export class LocalAgent implements AgentApi {
       });
     });
     const address = server.address() as AddressInfo;
-    agent = new LocalAgent(options, server, host, address.port);
+    const created = new LocalAgent(options, server, host, address.port);
+    const recovered = options.recover ? created.#checkpoint.recover() : undefined;
+    const dead = recovered ? created.#recover(recovered) : [];
+    agent = created;
     try {
-      const registered = await options.master.registerAgent(
-        {
-          hostname: agent.hostname,
-          ip: host,
-          port: address.port,
-          resources: agent.#resources,
-          ...(agent.#attributes ? { attributes: agent.#attributes } : {}),
-        },
-        agent,
-      );
-      agent.#agentId = registered.agentId;
+      const registered = await options.master.registerAgent(created.#registration(), created);
+      created.#agentId = registered.agentId;
+      created.#checkpoint.agent(registered.agentId, created.agentInfo);
     } catch (err) {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
       throw err;
     }
-    return agent;
+    if (recovered) created.#afterRecovery(dead);
+    return created;
+  }
+
+  /**
+   * Rebuilds frameworks, executors and status update streams from the checkpoint (before the
+   * agent registers). Returns the executors whose process is gone.
+   */
+  #recover(state: RecoveredState): Executor[] {
+    this.#agentId = state.agentId;
+    for (const [frameworkId, info] of state.frameworks) {
+      this.#frameworks.set(frameworkId, { info, executors: new Map(), terminating: false });
+    }
+    const dead: Executor[] = [];
+    for (const run of state.executors) {
+      const framework = this.#frameworks.get(run.frameworkId);
+      if (!framework) continue;
+      for (const task of run.tasks) {
+        this.#locations.set(streamKeyOf(run.frameworkId, task.info.task_id.value), {
+          executorId: run.info.executor_id.value,
+          containerId: run.containerId,
+        });
+        this.#updates.restore(run.frameworkId, task.updates, task.acked);
+      }
+      if (run.terminated) continue;
+      const executor = new Executor({
+        frameworkId: run.frameworkId,
+        info: run.info,
+        containerId: run.containerId,
+        sandbox: sandboxPath(
+          this.#workDir,
+          state.agentId,
+          run.frameworkId,
+          run.info.executor_id.value,
+          run.containerId,
+        ),
+        ...(run.commandTask ? { commandTask: run.commandTask } : {}),
+      });
+      for (const task of run.tasks) {
+        executor.tasks.set(task.info.task_id.value, {
+          info: task.info,
+          state: task.updates.at(-1)?.state ?? 'TASK_STAGING',
+          launched: true,
+        });
+      }
+      executor.everLaunched = true;
+      executor.recovered = !run.commandTask;
+      executor.state = run.commandTask ? 'RUNNING' : 'REGISTERING';
+      framework.executors.set(executor.executorId, executor);
+      this.#live.add(executor);
+      const process = run.pid === undefined || state.rebooted ? undefined : adoptProcess(run.pid);
+      if (process) {
+        executor.process = process;
+        void process.exited.then((status) => this.#executorExited(executor, status));
+      } else {
+        executor.termination = EXECUTOR_TERMINATED;
+        dead.push(executor);
+      }
+    }
+    // Frameworks with nothing left (no executor, no pending update) are not recovered: their
+    // checkpoint is garbage (Mesos collects it after --gc_delay).
+    for (const [frameworkId, framework] of this.#frameworks) {
+      if (framework.executors.size > 0 || this.#updates.hasPending(frameworkId)) continue;
+      this.#frameworks.delete(frameworkId);
+      this.#checkpoint.removeFramework(state.agentId, frameworkId);
+    }
+    this.#log.info('agent recovered', { agentId: state.agentId, executors: this.#live.size });
+    return dead;
+  }
+
+  /** Once re-registered: reap what died meanwhile, resend updates, wait for executors. */
+  #afterRecovery(dead: Executor[]): void {
+    for (const executor of dead) this.#executorExited(executor, -1);
+    this.#updates.resendAll();
+    if (![...this.#live].some((e) => e.recovered)) return;
+    this.#reregistrationTimer = setTimeout(() => {
+      this.#reregistrationTimer = undefined;
+      for (const executor of [...this.#live]) {
+        if (!executor.recovered || executor.state !== 'REGISTERING') continue;
+        const framework = this.#frameworks.get(executor.frameworkId);
+        executor.termination = {
+          state: framework && hasCapability(framework.info, 'PARTITION_AWARE') ? 'TASK_GONE' : 'TASK_LOST',
+          reason: 'REASON_EXECUTOR_REREGISTRATION_TIMEOUT',
+          message: `Executor did not reregister within ${formatDuration(this.#reregistrationTimeoutMs)}`,
+        };
+        this.#destroy(executor);
+      }
+    }, this.#reregistrationTimeoutMs);
+  }
+
+  /** What the agent tells the master when it (re-)registers. */
+  #registration(): AgentRegistration {
+    const registration: AgentRegistration = {
+      hostname: this.hostname,
+      ip: this.ip,
+      port: this.port,
+      resources: this.#resources,
+      ...(this.#attributes ? { attributes: this.#attributes } : {}),
+    };
+    if (this.#agentId) registration.agentId = this.#agentId;
+    const frameworks: mesos.v1.FrameworkInfo[] = [];
+    const executors: { frameworkId: string; info: mesos.v1.ExecutorInfo }[] = [];
+    const tasks: AgentTask[] = [];
+    for (const [frameworkId, framework] of this.#frameworks) {
+      if (framework.terminating) continue;
+      frameworks.push(framework.info);
+      for (const executor of framework.executors.values()) {
+        if (executor.state === 'TERMINATED') continue;
+        if (!executor.commandTask) executors.push({ frameworkId, info: executor.info });
+        for (const record of executor.tasks.values()) {
+          tasks.push({
+            frameworkId,
+            ...(executor.commandTask ? {} : { executorId: executor.executorId }),
+            info: record.info,
+            state: record.state,
+          });
+        }
+      }
+    }
+    if (frameworks.length > 0) registration.frameworks = frameworks;
+    if (executors.length > 0) registration.executors = executors;
+    if (tasks.length > 0) registration.tasks = tasks;
+    return registration;
+  }
+
+  /**
+   * Registers again, with everything the agent runs, with `master` (a restarted master) or the
+   * current one (after a partition healed), then resends the head of every pending status
+   * update stream, as a Mesos agent does when it re-registers.
+   */
+  async reregister(master?: MasterApi): Promise<void> {
+    if (this.#stopping) return;
+    if (master) {
+      this.#master = master;
+      // Still cut off: it registers with the new master when the partition heals.
+      if (this.#partitioned) return;
+    }
+    this.#partitioned = false;
+    const registered = await this.#master.registerAgent(this.#registration(), this);
+    this.#agentId = registered.agentId;
+    this.#updates.resendAll();
+  }
+
+  /**
+   * Fault injection: cuts the agent off from its master, both ways (a network partition). The
+   * executors keep running; status updates wait. `reregister()` heals it.
+   */
+  partition(): void {
+    this.#partitioned = true;
+    this.#updates.pause();
   }
 
   get agentId(): string {
@@ -241,17 +410,40 @@ export class LocalAgent implements AgentApi {
 
   /** Kills every executor process group, clears all timers, closes the server. Idempotent. */
   stop(): Promise<void> {
-    this.#stopped ??= this.#stop();
+    this.#stopped ??= this.#stop(false);
     return this.#stopped;
   }
 
-  async #stop(): Promise<void> {
+  /**
+   * Stops the agent as a crash or a restart would: the HTTP server closes (executors lose their
+   * connection), but executors of checkpointing frameworks keep running, for a new agent on the
+   * same work dir (`recover: true`) to reconnect with. Executors of other frameworks are killed
+   * (a Mesos executor without checkpointing exits when it loses its agent).
+   */
+  crash(): Promise<void> {
+    this.#stopped ??= this.#stop(true);
+    return this.#stopped;
+  }
+
+  /**
+   * After `crash()`, when no new agent will take the executors over (its start failed): kills
+   * the process groups the crash left running.
+   */
+  reap(): void {
+    if (!this.#crashed) return;
+    for (const executor of this.#live) killGroup(executor.pid, 'SIGKILL');
+  }
+
+  async #stop(crash: boolean): Promise<void> {
     this.#stopping = true;
+    this.#crashed = crash;
+    clearTimeout(this.#reregistrationTimer);
     const exits: Promise<unknown>[] = [];
     for (const executor of this.#live) {
       executor.clearTimers();
       executor.closeStream();
       if (executor.starting) exits.push(executor.starting);
+      if (crash && this.#frameworks.get(executor.frameworkId)?.info.checkpoint === true) continue;
       if (executor.process) {
         killGroup(executor.pid, 'SIGKILL');
         exits.push(executor.process.exited);
@@ -270,12 +462,13 @@ export class LocalAgent implements AgentApi {
     }
     this.#server.closeAllConnections();
     await new Promise((resolve) => this.#server.close(resolve));
-    if (this.#agentId) this.#master.agentGone(this.#agentId);
+    if (this.#agentId && !this.#partitioned) this.#master.agentGone(this.#agentId);
   }
 
   // ---------------------------------------------------------------- AgentApi
 
   runTask(request: RunTaskRequest): void {
+    if (this.#partitioned) return; // the message is lost in the partition
     const frameworkId = request.framework.id?.value;
     if (!frameworkId || this.#stopping) return;
     let framework = this.#frameworks.get(frameworkId);
@@ -302,14 +495,17 @@ export class LocalAgent implements AgentApi {
       });
       return;
     }
+    if (framework.info.checkpoint === true) this.#checkpoint.framework(this.#agentId, framework.info);
     const existing = framework.executors.get(info.executor_id.value);
     if (existing) {
       switch (existing.state) {
         case 'REGISTERING':
           existing.enqueue(launch);
+          this.#checkpointTasks(framework, existing, tasks);
           return;
         case 'RUNNING':
           existing.enqueue(launch);
+          this.#checkpointTasks(framework, existing, tasks);
           if (!existing.commandTask) this.#deliverQueued(existing);
           return;
         default: {
@@ -328,7 +524,34 @@ export class LocalAgent implements AgentApi {
     this.#launchExecutor(framework, frameworkId, info, launch, command ? first : undefined);
   }
 
+  #checkpointTasks(framework: FrameworkState, executor: Executor, tasks: readonly mesos.v1.TaskInfo[]): void {
+    if (framework.info.checkpoint !== true) return;
+    for (const task of tasks) {
+      this.#checkpoint.task(
+        this.#agentId,
+        executor.frameworkId,
+        executor.executorId,
+        executor.containerId,
+        task,
+      );
+      this.#locations.set(streamKeyOf(executor.frameworkId, task.task_id.value), {
+        executorId: executor.executorId,
+        containerId: executor.containerId,
+      });
+    }
+  }
+
+  /** Queues a status update for the master; checkpoints it first for checkpointing frameworks. */
+  #enqueueUpdate(frameworkId: string, status: mesos.v1.TaskStatus): boolean {
+    const where = this.#locations.get(streamKeyOf(frameworkId, status.task_id.value));
+    if (where && !this.#updates.received(frameworkId, status.task_id.value, status.uuid)) {
+      this.#checkpoint.update(this.#agentId, frameworkId, where.executorId, where.containerId, status);
+    }
+    return this.#updates.update(frameworkId, status);
+  }
+
   killTask(frameworkId: string, taskId: string, killPolicy?: mesos.v1.KillPolicy): void {
+    if (this.#partitioned) return; // the message is lost in the partition
     const framework = this.#frameworks.get(frameworkId);
     if (!framework || framework.terminating || this.#stopping) return;
     const executor = [...framework.executors.values()].find((e) => e.tasks.has(taskId));
@@ -369,6 +592,7 @@ export class LocalAgent implements AgentApi {
   }
 
   shutdownExecutor(frameworkId: string, executorId: string): void {
+    if (this.#partitioned) return; // the message is lost in the partition
     const framework = this.#frameworks.get(frameworkId);
     const executor = framework?.executors.get(executorId);
     if (!framework || !executor || this.#stopping) return;
@@ -385,26 +609,38 @@ export class LocalAgent implements AgentApi {
   }
 
   shutdownFramework(frameworkId: string): void {
+    if (this.#partitioned) return; // the message is lost in the partition
     const framework = this.#frameworks.get(frameworkId);
     if (!framework) return;
     framework.terminating = true;
     this.#updates.removeFramework(frameworkId);
+    this.#checkpoint.removeFramework(this.#agentId, frameworkId);
     for (const executor of framework.executors.values())
       this.shutdownExecutor(frameworkId, executor.executorId);
     if (framework.executors.size === 0) this.#frameworks.delete(frameworkId);
   }
 
   acknowledge(frameworkId: string, taskId: string, uuid: Uint8Array): void {
-    this.#updates.acknowledge(frameworkId, taskId, uuid);
+    if (this.#partitioned) return;
+    if (!this.#updates.acknowledge(frameworkId, taskId, uuid)) return;
+    const where = this.#locations.get(streamKeyOf(frameworkId, taskId));
+    if (where)
+      this.#checkpoint.ack(this.#agentId, frameworkId, where.executorId, where.containerId, taskId, uuid);
+  }
+
+  ping(): void {
+    if (!this.#partitioned && !this.#stopping) this.#master.pong(this.#agentId);
   }
 
   frameworkMessage(frameworkId: string, executorId: string, data: Uint8Array): void {
+    if (this.#partitioned) return; // the message is lost in the partition
     const executor = this.#frameworks.get(frameworkId)?.executors.get(executorId);
     if (executor?.state !== 'RUNNING' || executor.commandTask) return;
     executor.send({ type: 'MESSAGE', message: { data } });
   }
 
   updateFramework(framework: mesos.v1.FrameworkInfo): void {
+    if (this.#partitioned) return; // the message is lost in the partition
     const frameworkId = framework.id?.value;
     if (!frameworkId) return;
     const state = this.#frameworks.get(frameworkId);
@@ -441,8 +677,10 @@ export class LocalAgent implements AgentApi {
       encoding: 'json' | 'protobuf',
     ): void => this.#subscribe(executor, subscribe, res, encoding),
     update: (executor: Executor, status: mesos.v1.TaskStatus): void => this.#executorUpdate(executor, status),
-    message: (executor: Executor, data: Uint8Array): void =>
-      this.#master.executorMessage(this.#agentId, executor.frameworkId, executor.executorId, data),
+    message: (executor: Executor, data: Uint8Array): void => {
+      if (!this.#partitioned)
+        this.#master.executorMessage(this.#agentId, executor.frameworkId, executor.executorId, data);
+    },
   };
 
   // ---------------------------------------------------------------- executors
@@ -465,6 +703,10 @@ export class LocalAgent implements AgentApi {
     executor.enqueue(launch);
     framework.executors.set(executor.executorId, executor);
     this.#live.add(executor);
+    if (framework.info.checkpoint === true) {
+      this.#checkpoint.executor(this.#agentId, frameworkId, executor.info, containerId, commandTask);
+      this.#checkpointTasks(framework, executor, launch.tasks);
+    }
     if (!commandTask) {
       executor.registrationTimer = setTimeout(() => {
         if (executor.state !== 'REGISTERING') return;
@@ -518,6 +760,7 @@ export class LocalAgent implements AgentApi {
       sandbox: executor.sandbox,
       checkpoint: framework.info.checkpoint === true,
       shutdownGracePeriodMs: this.#shutdownGraceOf(executor),
+      reregistrationTimeoutMs: this.#reregistrationTimeoutMs,
       executorEnvironment: this.#executorEnvironment,
       commandEnvironment: command.environment,
       // Custom executors only: the agent runs a command task itself, and the command never
@@ -546,6 +789,15 @@ export class LocalAgent implements AgentApi {
       return;
     }
     executor.process = spawned;
+    if (framework.info.checkpoint === true && spawned.pid !== undefined) {
+      this.#checkpoint.pid(
+        this.#agentId,
+        executor.frameworkId,
+        executor.executorId,
+        executor.containerId,
+        spawned.pid,
+      );
+    }
     void spawned.exited.then((status) => this.#executorExited(executor, status));
     this.#log.debug('executor started', {
       frameworkId: executor.frameworkId,
@@ -574,7 +826,8 @@ export class LocalAgent implements AgentApi {
   }
 
   #executorExited(executor: Executor, status: number): void {
-    if (executor.state === 'TERMINATED') return;
+    // A crashed agent left this executor for the next agent, which watches it now.
+    if (this.#crashed || executor.state === 'TERMINATED') return;
     executor.state = 'TERMINATED';
     executor.clearTimers();
     executor.closeStream();
@@ -584,6 +837,14 @@ export class LocalAgent implements AgentApi {
     if (framework?.executors.get(executor.executorId) === executor)
       framework.executors.delete(executor.executorId);
     if (this.#stopping || !framework) return;
+    if (framework.info.checkpoint === true) {
+      this.#checkpoint.terminated(
+        this.#agentId,
+        executor.frameworkId,
+        executor.executorId,
+        executor.containerId,
+      );
+    }
     this.#log.debug('executor exited', {
       frameworkId: executor.frameworkId,
       executorId: executor.executorId,
@@ -593,7 +854,8 @@ export class LocalAgent implements AgentApi {
     if (executor.commandTask) {
       if (!framework.terminating) this.#commandExited(executor, status);
     } else {
-      this.#master.exitedExecutor(this.#agentId, executor.frameworkId, executor.executorId, status);
+      if (!this.#partitioned)
+        this.#master.exitedExecutor(this.#agentId, executor.frameworkId, executor.executorId, status);
       if (!framework.terminating) {
         const termination = executor.termination ?? EXECUTOR_TERMINATED;
         for (const task of executor.activeTasks()) {
@@ -609,7 +871,8 @@ export class LocalAgent implements AgentApi {
     const task = executor.commandTask!;
     const record = executor.tasks.get(task.task_id.value);
     if (!record || isTerminalTaskState(record.state)) return;
-    if (executor.termination || !record.launched) {
+    // -1: an adopted process whose wait status nobody knows (it was not this process's child).
+    if (executor.termination || !record.launched || status === -1) {
       this.#agentUpdate(
         executor.frameworkId,
         executor.executorId,
@@ -670,6 +933,15 @@ export class LocalAgent implements AgentApi {
       if (executor.stream === stream) executor.stream = undefined;
     });
     executor.state = 'RUNNING';
+    executor.recovered = false;
+    if (framework.info.checkpoint === true) {
+      this.#checkpoint.httpMarker(
+        this.#agentId,
+        executor.frameworkId,
+        executor.executorId,
+        executor.containerId,
+      );
+    }
     clearTimeout(executor.registrationTimer);
     executor.registrationTimer = undefined;
     clearInterval(executor.heartbeatTimer);
@@ -696,8 +968,18 @@ export class LocalAgent implements AgentApi {
       },
     });
 
-    for (const update of subscribe.unacknowledged_updates ?? [])
-      this.#executorUpdate(executor, update.status);
+    // Each is handled like an UPDATE call; one that such a call could not carry (no uuid, wrong
+    // source, …) is dropped rather than breaking the subscription.
+    for (const update of subscribe.unacknowledged_updates ?? []) {
+      const problem = validateExecutorCall({
+        type: 'UPDATE',
+        framework_id: { value: executor.frameworkId },
+        executor_id: { value: executor.executorId },
+        update,
+      });
+      if (problem === undefined) this.#executorUpdate(executor, update.status);
+      else this.#log.warn('unacknowledged update dropped', { executorId: executor.executorId, problem });
+    }
 
     const unacknowledged = new Set((subscribe.unacknowledged_tasks ?? []).map((t) => t.task_id.value));
     const lost = hasCapability(framework.info, 'PARTITION_AWARE') ? 'TASK_DROPPED' : 'TASK_LOST';
@@ -760,7 +1042,7 @@ export class LocalAgent implements AgentApi {
       timestamp: status.timestamp ?? now(),
       container_status: this.#containerStatus(executor, status.container_status),
     };
-    if (this.#updates.update(executor.frameworkId, full) && record) record.state = full.state;
+    if (this.#enqueueUpdate(executor.frameworkId, full) && record) record.state = full.state;
     ack();
   }
 
@@ -770,7 +1052,7 @@ export class LocalAgent implements AgentApi {
     const task = executor.commandTask!;
     const record = executor.tasks.get(task.task_id.value);
     if (record) record.state = state;
-    this.#updates.update(executor.frameworkId, {
+    this.#enqueueUpdate(executor.frameworkId, {
       task_id: { value: task.task_id.value },
       state,
       ...(message !== undefined ? { message } : {}),
@@ -793,7 +1075,7 @@ export class LocalAgent implements AgentApi {
     const executor = executorId ? this.#frameworks.get(frameworkId)?.executors.get(executorId) : undefined;
     const record = executor?.tasks.get(taskId);
     if (record) record.state = termination.state;
-    this.#updates.update(frameworkId, {
+    this.#enqueueUpdate(frameworkId, {
       task_id: { value: taskId },
       state: termination.state,
       message: termination.message,
@@ -837,4 +1119,8 @@ function withVariableTypes(info: mesos.v1.ExecutorInfo): mesos.v1.ExecutorInfo {
       environment: { variables: variables.map((v) => ({ ...v, type: v.type ?? 'VALUE' })) },
     },
   };
+}
+
+function streamKeyOf(frameworkId: string, taskId: string): string {
+  return `${frameworkId}\u0000${taskId}`;
 }

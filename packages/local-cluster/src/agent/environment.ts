@@ -28,6 +28,8 @@ export interface EnvironmentInput {
   sandbox: string;
   checkpoint: boolean;
   shutdownGracePeriodMs: number;
+  /** `--executor_reregistration_timeout`, given as `MESOS_SUBSCRIPTION_BACKOFF_MAX` (default 2 s). */
+  reregistrationTimeoutMs?: number;
   /** Agent-wide extra variables (`--executor_environment_variables`). */
   executorEnvironment?: Record<string, string> | undefined;
   /** The `CommandInfo.environment` of the process. */
@@ -58,7 +60,7 @@ export function buildEnvironment(input: EnvironmentInput): Record<string, string
   }
   if (input.checkpoint) {
     env.MESOS_RECOVERY_TIMEOUT = '15mins';
-    env.MESOS_SUBSCRIPTION_BACKOFF_MAX = '2secs';
+    env.MESOS_SUBSCRIPTION_BACKOFF_MAX = formatDuration(input.reregistrationTimeoutMs ?? 2000);
   }
   Object.assign(env, input.extra);
   Object.assign(env, input.executorEnvironment);

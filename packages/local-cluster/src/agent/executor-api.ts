@@ -115,7 +115,10 @@ export async function handleExecutorApi(
     return;
   }
   if (executor.state === 'REGISTERING' && call.type !== 'SUBSCRIBE') {
-    sendText(res, 403, 'Executor is not subscribed');
+    // After an agent restart, an executor that has not subscribed again is told to wait, as
+    // Mesos answers every call but SUBSCRIBE while it recovers.
+    if (executor.recovered) sendText(res, 503, 'Agent has not finished recovery');
+    else sendText(res, 403, 'Executor is not subscribed');
     return;
   }
   switch (call.type) {

@@ -44,6 +44,8 @@ export class Executor {
   state: ExecutorState = 'REGISTERING';
   readonly tasks = new Map<string, TaskRecord>();
   readonly queue: QueuedLaunch[] = [];
+  /** Recovered after an agent restart and not yet re-subscribed. */
+  recovered = false;
   /** True once any task was delivered (MESOS-8411). */
   everLaunched = false;
   /** Tasks killed while queued (MESOS-8411). */

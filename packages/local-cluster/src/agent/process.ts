@@ -5,16 +5,62 @@
  * as the complete argv (argv[0] included).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import type { mesos } from '@mesoskit/protocol';
 
 export interface SpawnedProcess {
-  child: ChildProcess;
+  /** Absent for a process adopted after an agent restart that this Node process did not start. */
+  child?: ChildProcess;
   pid: number | undefined;
-  /** Resolves once with the raw wait status (exit code × 256, or the signal number). */
+  /** Resolves once with the raw wait status (exit code × 256, or the signal number; -1 if unknown). */
   exited: Promise<number>;
+}
+
+/**
+ * Every executor process this Node process started and that has not exited yet, by pid. An
+ * agent that restarts in the same Node process (fault injection) adopts its executors from
+ * here, so it still learns their real wait status, as Mesos' containerizer does after recovery.
+ */
+const running = new Map<number, SpawnedProcess>();
+
+/** How often an adopted process that is not our child is checked for liveness. */
+const POLL_MS = 100;
+
+/**
+ * Finds a process an earlier agent started (its pid from the checkpoint): the one this Node
+ * process spawned if it still runs, else (another process started it) a watcher that polls
+ * the pid, with an unknown wait status (-1). Undefined if the process is gone.
+ */
+export function adoptProcess(pid: number): SpawnedProcess | undefined {
+  const known = running.get(pid);
+  if (known) return known;
+  if (!isAlive(pid)) return undefined;
+  const exited = new Promise<number>((resolve) => {
+    const timer = setInterval(() => {
+      if (isAlive(pid)) return;
+      clearInterval(timer);
+      resolve(-1);
+    }, POLL_MS);
+    timer.unref();
+  });
+  return { pid, exited };
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  // A zombie (exited, not yet reaped by its new parent) has exited for us. Linux only.
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat[stat.lastIndexOf(')') + 2] !== 'Z';
+  } catch {
+    return true;
+  }
 }
 
 export function spawnCommand(
@@ -49,7 +95,13 @@ export function spawnCommand(
       // exec failed (e.g. ENOENT): Mesos' launcher would exit 1 inside the container.
       child.once('error', () => finish(256));
     });
-    return { child, pid: child.pid, exited };
+    const spawned: SpawnedProcess = { child, pid: child.pid, exited };
+    const pid = child.pid;
+    if (pid !== undefined) {
+      running.set(pid, spawned);
+      void exited.then(() => running.delete(pid));
+    }
+    return spawned;
   } finally {
     closeSync(stdout);
     closeSync(stderr);

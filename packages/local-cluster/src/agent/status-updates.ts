@@ -91,6 +91,41 @@ export class StatusUpdateManager {
     return true;
   }
 
+  /**
+   * Restores a task's stream from the checkpoint after an agent restart, without sending
+   * anything (`resendAll` does, once the agent is registered again). `updates` are all the
+   * updates received for the task, in order; `acked` the uuids (hex) acknowledged.
+   */
+  restore(frameworkId: string, updates: readonly mesos.v1.TaskStatus[], acked: ReadonlySet<string>): void {
+    const first = updates[0];
+    if (!first) return;
+    const pending = updates.filter((u) => !acked.has(hex(u.uuid)));
+    if (pending.length === 0) return;
+    const key = streamKey(frameworkId, first.task_id.value);
+    this.#streams.set(key, {
+      frameworkId,
+      taskId: first.task_id.value,
+      pending,
+      received: new Set(updates.map((u) => hex(u.uuid))),
+      latestState: updates.at(-1)!.state,
+      timer: undefined,
+      delay: this.#retry.initialMs,
+    });
+  }
+
+  /** Re-sends the head of every stream now (the agent registered again with a master). */
+  resendAll(): void {
+    for (const stream of this.#streams.values()) if (stream.pending.length > 0) this.#send(stream, true);
+  }
+
+  /** Stops every resend timer but keeps the streams (the agent lost its master). */
+  pause(): void {
+    for (const stream of this.#streams.values()) {
+      clearTimeout(stream.timer);
+      stream.timer = undefined;
+    }
+  }
+
   /** Re-sends the head of every stream of the framework now (it re-subscribed). */
   resend(frameworkId: string): void {
     for (const stream of this.#streams.values()) {
@@ -105,6 +140,19 @@ export class StatusUpdateManager {
       clearTimeout(stream.timer);
       this.#streams.delete(key);
     }
+  }
+
+  /** Whether any task of the framework has updates not yet acknowledged. */
+  hasPending(frameworkId: string): boolean {
+    for (const stream of this.#streams.values()) {
+      if (stream.frameworkId === frameworkId && stream.pending.length > 0) return true;
+    }
+    return false;
+  }
+
+  /** Whether the task's stream already received an update with this uuid. */
+  received(frameworkId: string, taskId: string, uuid: Uint8Array | undefined): boolean {
+    return this.#streams.get(streamKey(frameworkId, taskId))?.received.has(hex(uuid)) ?? false;
   }
 
   /** The updates of a task not yet acknowledged, head first. */

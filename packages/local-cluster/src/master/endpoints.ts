@@ -47,7 +47,10 @@ function taskJson(task: TaskEntry): Record<string, unknown> {
 }
 
 function frameworkJson(host: EndpointHost, fw: FrameworkEntry): Record<string, unknown> {
-  const tasks = [...fw.tasks.values()];
+  const all = [...fw.tasks.values()];
+  // Tasks of an unreachable agent are listed apart, as Mesos does.
+  const tasks = all.filter((t) => !t.unreachable);
+  const unreachable = all.filter((t) => t.unreachable);
   const used = tasks.filter((t) => !t.released).flatMap((t) => t.resources);
   const executors = [...host.agents.values()].flatMap((a) =>
     [...(a.executors.get(fw.id)?.values() ?? [])].map((e) => ({
@@ -72,7 +75,8 @@ function frameworkJson(host: EndpointHost, fw: FrameworkEntry): Record<string, u
     webui_url: fw.info.webui_url ?? '',
     active: fw.subscription !== undefined,
     connected: fw.subscription !== undefined,
-    recovered: false,
+    // Known from a re-registering agent after a master restart, not re-subscribed yet.
+    recovered: fw.recovered === true,
     user: fw.info.user,
     failover_timeout: fw.info.failover_timeout ?? 0,
     checkpoint: fw.info.checkpoint ?? false,
@@ -85,7 +89,7 @@ function frameworkJson(host: EndpointHost, fw: FrameworkEntry): Record<string, u
     roles: fw.roles,
     ...(fw.info.principal !== undefined ? { principal: fw.info.principal } : {}),
     tasks: tasks.map(taskJson),
-    unreachable_tasks: [],
+    unreachable_tasks: unreachable.map(taskJson),
     completed_tasks: fw.completedTasks.map(taskJson),
     offers: [...fw.offers],
     executors,
@@ -125,7 +129,8 @@ function agentJson(agent: AgentEntry): Record<string, unknown> {
 
 function state(host: EndpointHost): Record<string, unknown> {
   const info = host.masterInfo;
-  const agents = [...host.agents.values()];
+  const agents = [...host.agents.values()].filter((a) => !a.unreachable);
+  const unreachable = host.agents.size - agents.length;
   return {
     version: info.version,
     start_time: host.startTime / 1000,
@@ -136,7 +141,7 @@ function state(host: EndpointHost): Record<string, unknown> {
     capabilities: (info.capabilities ?? []).map((c) => c.type),
     activated_slaves: agents.filter((a) => a.connected).length,
     deactivated_slaves: agents.filter((a) => !a.connected).length,
-    unreachable_slaves: 0,
+    unreachable_slaves: unreachable,
     leader: info.pid,
     leader_info: { id: info.id, pid: info.pid, port: info.port, hostname: info.hostname },
     flags: {},
@@ -219,7 +224,10 @@ export function handleEndpoint(
       });
       return;
     case '/master/slaves':
-      sendJson(res, req, { slaves: [...host.agents.values()].map(agentJson), recovered_slaves: [] });
+      sendJson(res, req, {
+        slaves: [...host.agents.values()].filter((a) => !a.unreachable).map(agentJson),
+        recovered_slaves: [],
+      });
       return;
     case '/redirect':
     case '/master/redirect': {

@@ -24,10 +24,13 @@ import type {
   AgentApi,
   AgentRegistered,
   AgentRegistration,
+  AgentTask,
   MasterApi,
   RunTaskRequest,
   StatusUpdateMessage,
 } from '../link.js';
+import { AGENT_LINK_PATH } from '../link-http.js';
+import { AgentLinkEndpoint } from './agent-endpoint.js';
 import { type Allocation, Allocator, refuseMs } from './allocator.js';
 import { handleEndpoint } from './endpoints.js';
 import {
@@ -76,6 +79,20 @@ export interface LocalMasterOptions {
   heartbeatIntervalMs?: number;
   /** HTTP Basic credentials; when set, every scheduler call must authenticate. */
   credentials?: { principal: string; secret: string }[];
+  /**
+   * The health check of agents (Mesos' `--agent_ping_timeout`): a ping goes out this often, and
+   * an agent that missed `maxAgentPingTimeouts` pongs in a row is marked unreachable.
+   * @default 15000
+   */
+  agentPingTimeoutMs?: number;
+  /** Mesos' `--max_agent_ping_timeouts` (default 5). */
+  maxAgentPingTimeouts?: number;
+  /**
+   * An agent whose connection broke and that has not registered again within this time is
+   * marked unreachable (Mesos' `--agent_reregister_timeout`).
+   * @default 600000
+   */
+  agentReregisterTimeoutMs?: number;
   /** The master id (default: a random UUID). */
   masterId?: string;
   logger?: Logger;
@@ -113,6 +130,7 @@ export class LocalMaster implements MasterApi {
   readonly #offers = new Map<string, OfferEntry>();
   readonly #startTime: number;
   readonly #schedulerHost: SchedulerHost;
+  readonly #agentLink: AgentLinkEndpoint;
   #server: Server | undefined;
   #masterInfo: mesos.v1.MasterInfo | undefined;
   #stopped = false;
@@ -156,6 +174,7 @@ export class LocalMaster implements MasterApi {
         this.#handleCall(framework, call, res, principal),
     };
     if (options.credentials) this.#schedulerHost.credentials = options.credentials;
+    this.#agentLink = new AgentLinkEndpoint(this, this.#logger);
   }
 
   /** Starts a master listening on `options.host:options.port`. */
@@ -228,6 +247,11 @@ export class LocalMaster implements MasterApi {
     if (this.#stopped) return;
     this.#stopped = true;
     this.#allocator.stop();
+    for (const agent of this.#agents.values()) {
+      clearInterval(agent.pingTimer);
+      this.#clearReregisterTimer(agent);
+    }
+    this.#agentLink.closeAll();
     for (const offer of this.#offers.values()) if (offer.timer) clearTimeout(offer.timer);
     for (const fw of this.#frameworks.values()) {
       if (fw.failoverTimer) clearTimeout(fw.failoverTimer);
@@ -249,6 +273,14 @@ export class LocalMaster implements MasterApi {
     if (path === '/api/v1/scheduler' || path === '/master/api/v1/scheduler') {
       handleSchedulerRequest(this.#schedulerHost, req, res).catch((err: unknown) => {
         this.#logger.error('scheduler request failed', { error: String(err) });
+        if (!res.headersSent) sendText(res, 500, 'Internal Server Error');
+        else res.destroy();
+      });
+      return;
+    }
+    if (path === AGENT_LINK_PATH) {
+      this.#agentLink.handle(req, res).catch((err: unknown) => {
+        this.#logger.error('agent link request failed', { error: String(err) });
         if (!res.headersSent) sendText(res, 500, 'Internal Server Error');
         else res.destroy();
       });
@@ -365,6 +397,7 @@ export class LocalMaster implements MasterApi {
       else framework.info.checkpoint = checkpoint;
       framework.roles = roles;
       framework.reregisteredTime = this.#now();
+      framework.recovered = false;
     } else {
       const id = requestedId ?? this.#ids.framework();
       framework = {
@@ -1117,10 +1150,14 @@ export class LocalMaster implements MasterApi {
 
   async registerAgent(registration: AgentRegistration, api: AgentApi): Promise<AgentRegistered> {
     validateResources(registration.resources); // throws ResourceError: the registration is refused
+    if (this.#stopped) throw new Error('The master is stopped');
     const id = registration.agentId ?? this.#ids.agent();
     const existing = this.#agents.get(id);
     const total = unallocated(registration.resources);
+    let agent: AgentEntry;
     if (existing) {
+      agent = existing;
+      const wasUnreachable = existing.unreachable === true;
       Object.assign(existing, {
         hostname: registration.hostname,
         ip: registration.ip,
@@ -1129,17 +1166,11 @@ export class LocalMaster implements MasterApi {
         attributes: registration.attributes ?? [],
         api,
         connected: true,
+        unreachable: false,
       });
-      // As Mesos does on re-registration: tell the agent about every subscribed framework (so it
-      // resends pending updates) and re-send kills that arrived while it was away.
-      for (const fw of this.#frameworks.values()) {
-        if (fw.subscription) this.#agentCall(existing, (a) => a.updateFramework(fw.info));
-      }
-      const kills = existing.pendingKills.splice(0);
-      for (const k of kills)
-        this.#agentCall(existing, (a) => a.killTask(k.frameworkId, k.taskId, k.killPolicy));
+      if (wasUnreachable) this.#reachableAgain(existing, registration.tasks ?? []);
     } else {
-      this.#agents.set(id, {
+      agent = {
         id,
         hostname: registration.hostname,
         ip: registration.ip,
@@ -1153,14 +1184,185 @@ export class LocalMaster implements MasterApi {
         pendingKills: [],
         connected: true,
         registeredTime: this.#now(),
-      });
+      };
+      this.#agents.set(id, agent);
+      // An agent this master has never seen, with an id: the master restarted (it has no
+      // registry) and learns the agent's frameworks, executors and tasks from it.
+      if (registration.agentId !== undefined) this.#adoptAgentState(agent, registration);
     }
-    this.#logger.info('agent registered', { agentId: id, reregistered: existing !== undefined });
+    // As Mesos does on re-registration: tell the agent about every subscribed framework (so it
+    // resends pending updates) and re-send kills that arrived while it was away.
+    if (existing || registration.agentId !== undefined) {
+      for (const fw of this.#frameworks.values()) {
+        if (fw.subscription) this.#agentCall(agent, (a) => a.updateFramework(fw.info));
+      }
+    }
+    const kills = agent.pendingKills.splice(0);
+    for (const k of kills) this.#agentCall(agent, (a) => a.killTask(k.frameworkId, k.taskId, k.killPolicy));
+    // Frameworks removed while the agent was away (TEARDOWN, failover timeout): it shuts down
+    // what it still runs for them, as Mesos' master tells a re-registering agent.
+    const removed = new Set(
+      [
+        ...(registration.frameworks ?? []).map((f) => f.id?.value),
+        ...(registration.tasks ?? []).map((t) => t.frameworkId),
+      ].filter((id): id is string => id !== undefined && this.#completed.has(id)),
+    );
+    for (const id of removed) this.#agentCall(agent, (a) => a.shutdownFramework(id));
+    this.#clearReregisterTimer(agent);
+    this.#startHealthCheck(agent);
+    this.#logger.info('agent registered', { agentId: id, reregistered: registration.agentId !== undefined });
     this.#allocator.schedule();
     return { agentId: id, masterInfo: this.masterInfo };
   }
 
+  /** Master failover: rebuilds frameworks, executors and tasks from a re-registering agent. */
+  #adoptAgentState(agent: AgentEntry, registration: AgentRegistration): void {
+    for (const info of registration.frameworks ?? []) {
+      const id = info.id?.value;
+      if (!id || this.#frameworks.has(id) || this.#completed.has(id)) continue;
+      this.#frameworks.set(id, {
+        id,
+        info,
+        roles: frameworkRoles(info),
+        suppressed: new Set(),
+        tasks: new Map(),
+        completedTasks: [],
+        offers: new Set(),
+        filters: [],
+        registeredTime: this.#now(),
+        recovered: true,
+      });
+    }
+    for (const { frameworkId, info } of registration.executors ?? []) {
+      const framework = this.#frameworks.get(frameworkId);
+      if (!framework || agent.executors.get(frameworkId)?.has(info.executor_id.value)) continue;
+      this.#addExecutor(framework, agent, info);
+    }
+    for (const task of registration.tasks ?? []) {
+      const framework = this.#frameworks.get(task.frameworkId);
+      if (!framework || framework.tasks.has(task.info.task_id.value)) continue;
+      const resources = unallocated(task.info.resources ?? []);
+      const terminal = isTerminalTaskState(task.state);
+      const entry: TaskEntry = {
+        info: task.info,
+        frameworkId: framework.id,
+        agentId: agent.id,
+        role: task.info.resources?.[0]?.allocation_info?.role ?? framework.roles[0] ?? '*',
+        state: task.state,
+        statuses: [],
+        resources,
+        released: terminal,
+      };
+      if (task.executorId !== undefined) entry.executorId = task.executorId;
+      framework.tasks.set(task.info.task_id.value, entry);
+      if (!terminal) agent.used = addResources(agent.used, resources);
+    }
+  }
+
+  /**
+   * An unreachable agent came back: its tasks are running again (for frameworks with and
+   * without PARTITION_AWARE, as since Mesos 1.5); each framework gets the task's state with
+   * `REASON_AGENT_REREGISTERED`.
+   */
+  #reachableAgain(agent: AgentEntry, reported: readonly AgentTask[]): void {
+    const byKey = new Map(reported.map((t) => [`${t.frameworkId}\u0000${t.info.task_id.value}`, t]));
+    for (const framework of this.#frameworks.values()) {
+      for (const task of [...framework.tasks.values()]) {
+        if (task.agentId !== agent.id || !task.unreachable) continue;
+        task.unreachable = false;
+        const now = byKey.get(`${framework.id}\u0000${task.info.task_id.value}`);
+        const state =
+          now?.state ?? (hasCapability(framework.info, 'PARTITION_AWARE') ? 'TASK_GONE' : 'TASK_LOST');
+        task.state = state;
+        task.statusUpdateState = state;
+        task.statuses.push({ state, timestamp: this.#timestamp() });
+        if (now && !isTerminalTaskState(state) && task.released) {
+          task.released = false;
+          agent.used = addResources(agent.used, task.resources);
+        }
+        this.#masterUpdate(framework, {
+          task_id: task.info.task_id,
+          state,
+          message: now ? 'Agent reregistered' : 'Task is unknown to the agent',
+          reason: 'REASON_AGENT_REREGISTERED',
+          agent_id: { value: agent.id },
+          ...(task.executorId !== undefined ? { executor_id: { value: task.executorId } } : {}),
+        });
+        if (isTerminalTaskState(state)) this.#forgetTask(framework, task);
+      }
+    }
+  }
+
+  #startHealthCheck(agent: AgentEntry): void {
+    clearInterval(agent.pingTimer);
+    agent.pinged = false;
+    agent.pingTimeouts = 0;
+    const ping = (): void => {
+      if (agent.pinged) {
+        agent.pingTimeouts = (agent.pingTimeouts ?? 0) + 1;
+        if (agent.pingTimeouts >= (this.#options.maxAgentPingTimeouts ?? 5) && !agent.unreachable) {
+          this.#markUnreachable(agent);
+        }
+      }
+      agent.pinged = true;
+      this.#agentCall(agent, (a) => a.ping());
+    };
+    // The first ping goes out after one interval: the agent learns its id only once this
+    // registration returns.
+    agent.pingTimer = setInterval(ping, this.#options.agentPingTimeoutMs ?? 15_000);
+    agent.pingTimer.unref();
+  }
+
+  /**
+   * The health check timed out (Mesos' `markUnreachable`): offers are rescinded, each task goes
+   * TASK_UNREACHABLE (PARTITION_AWARE frameworks) or TASK_LOST, `REASON_AGENT_REMOVED`, with
+   * `unreachable_time`; the task stays known, for the agent may come back.
+   */
+  #markUnreachable(agent: AgentEntry): void {
+    this.#logger.info('agent unreachable', { agentId: agent.id });
+    agent.connected = false;
+    agent.unreachable = true;
+    for (const offer of [...this.#offers.values()]) {
+      if (offer.agentId === agent.id) this.#rescindOffer(offer);
+    }
+    const nanos = BigInt(this.#now()) * 1_000_000n;
+    for (const framework of this.#frameworks.values()) {
+      const state = hasCapability(framework.info, 'PARTITION_AWARE') ? 'TASK_UNREACHABLE' : 'TASK_LOST';
+      for (const task of framework.tasks.values()) {
+        if (task.agentId !== agent.id || isTerminalTaskState(task.state)) continue;
+        task.unreachable = true;
+        task.state = state;
+        task.statusUpdateState = state;
+        task.statuses.push({ state, timestamp: this.#timestamp() });
+        this.#releaseTask(task);
+        this.#masterUpdate(framework, {
+          task_id: task.info.task_id,
+          state,
+          message: 'Agent is unreachable: health check timed out',
+          reason: 'REASON_AGENT_REMOVED',
+          agent_id: { value: agent.id },
+          ...(task.executorId !== undefined ? { executor_id: { value: task.executorId } } : {}),
+          unreachable_time: { nanoseconds: nanos },
+        });
+      }
+    }
+  }
+
+  #clearReregisterTimer(agent: AgentEntry): void {
+    clearTimeout(agent.reregisterTimer);
+    agent.reregisterTimer = undefined;
+  }
+
+  pong(agentId: string): void {
+    if (this.#stopped) return;
+    const agent = this.#agents.get(agentId);
+    if (!agent) return;
+    agent.pinged = false;
+    agent.pingTimeouts = 0;
+  }
+
   statusUpdate(agentId: string, update: StatusUpdateMessage): void {
+    if (this.#stopped) return;
     const framework = this.#frameworks.get(update.frameworkId);
     if (!framework) {
       this.#logger.debug('status update for unknown framework dropped', { frameworkId: update.frameworkId });
@@ -1191,6 +1393,7 @@ export class LocalMaster implements MasterApi {
   }
 
   executorMessage(agentId: string, frameworkId: string, executorId: string, data: Uint8Array): void {
+    if (this.#stopped) return;
     const framework = this.#frameworks.get(frameworkId);
     if (!framework) return;
     this.#send(framework, {
@@ -1200,6 +1403,7 @@ export class LocalMaster implements MasterApi {
   }
 
   exitedExecutor(agentId: string, frameworkId: string, executorId: string, status: number): void {
+    if (this.#stopped) return;
     const agent = this.#agents.get(agentId);
     const executors = agent?.executors.get(frameworkId);
     const executor = executors?.get(executorId);
@@ -1219,12 +1423,48 @@ export class LocalMaster implements MasterApi {
 
   agentGone(agentId: string): void {
     const agent = this.#agents.get(agentId);
-    if (!agent) return;
+    if (!agent || this.#stopped) return;
     this.#logger.info('agent gone', { agentId });
     agent.connected = false;
+    clearInterval(agent.pingTimer);
+    // Mesos' `--agent_reregister_timeout`: an agent that does not come back in time is marked
+    // unreachable, its tasks TASK_UNREACHABLE / TASK_LOST.
+    this.#clearReregisterTimer(agent);
+    agent.reregisterTimer = setTimeout(() => {
+      agent.reregisterTimer = undefined;
+      if (!agent.connected && !agent.unreachable && !this.#stopped) this.#markUnreachable(agent);
+    }, this.#options.agentReregisterTimeoutMs ?? 600_000);
+    agent.reregisterTimer.unref();
     for (const offer of [...this.#offers.values()]) {
       if (offer.agentId === agentId) this.#rescindOffer(offer);
     }
+    // Mesos removes the frameworks without checkpointing from a disconnected agent: their
+    // tasks are lost (TASK_LOST whatever the capabilities, SOURCE_MASTER, no uuid).
+    for (const framework of this.#frameworks.values()) {
+      if (framework.info.checkpoint === true) continue;
+      for (const task of [...framework.tasks.values()]) {
+        if (task.agentId !== agentId) continue;
+        if (!isTerminalTaskState(task.state)) {
+          task.state = 'TASK_LOST';
+          task.statuses.push({ state: 'TASK_LOST', timestamp: this.#timestamp() });
+          this.#masterUpdate(framework, {
+            task_id: task.info.task_id,
+            state: 'TASK_LOST',
+            message: `Agent ${agent.hostname} disconnected`,
+            reason: 'REASON_AGENT_DISCONNECTED',
+            agent_id: { value: agentId },
+            ...(task.executorId !== undefined ? { executor_id: { value: task.executorId } } : {}),
+          });
+        }
+        this.#forgetTask(framework, task);
+      }
+      const executors = agent.executors.get(framework.id);
+      if (executors) {
+        for (const executor of executors.values()) this.#releaseUsed(agent, executor.resources);
+        agent.executors.delete(framework.id);
+      }
+    }
+    this.#allocator.schedule();
   }
 }
 
@@ -1238,6 +1478,12 @@ function checkOptions(options: LocalMasterOptions): void {
     }
   };
   positive('heartbeatIntervalMs', options.heartbeatIntervalMs, false);
+  positive('agentPingTimeoutMs', options.agentPingTimeoutMs, false);
+  positive('agentReregisterTimeoutMs', options.agentReregisterTimeoutMs, false);
+  const max = options.maxAgentPingTimeouts;
+  if (max !== undefined && (!Number.isSafeInteger(max) || max < 1)) {
+    throw new InvalidOptionsError(`maxAgentPingTimeouts must be a positive integer, got ${max}`);
+  }
   positive('allocationIntervalMs', options.allocationIntervalMs, true);
   positive('offerTimeoutMs', options.offerTimeoutMs, false);
   const port = options.port;

@@ -27,8 +27,16 @@ export interface AgentEntry {
   executors: Map<string, Map<string, ExecutorEntry>>;
   /** KILLs that arrived while the agent was away; re-sent when it registers again. */
   pendingKills: { frameworkId: string; taskId: string; killPolicy?: mesos.v1.KillPolicy }[];
-  /** False after `agentGone` until the agent registers again. */
+  /** False after `agentGone` or once unreachable, until the agent registers again. */
   connected: boolean;
+  /** Marked unreachable by the health check (its tasks went TASK_UNREACHABLE / TASK_LOST). */
+  unreachable?: boolean;
+  /** Health check: a ping is out without its pong; consecutive pings without one. */
+  pinged?: boolean;
+  pingTimeouts?: number;
+  pingTimer?: NodeJS.Timeout;
+  /** Runs while a disconnected agent may still register again in time. */
+  reregisterTimer?: NodeJS.Timeout;
   registeredTime: number;
 }
 
@@ -56,6 +64,8 @@ export interface TaskEntry {
   /** Resources charged for the task (book-keeping form); released once the state is terminal. */
   resources: Resource[];
   released: boolean;
+  /** Marked TASK_UNREACHABLE / TASK_LOST because its agent became unreachable. */
+  unreachable?: boolean;
 }
 
 export interface OfferEntry {
@@ -96,6 +106,8 @@ export interface FrameworkEntry {
   offers: Set<string>;
   filters: FilterEntry[];
   registeredTime: number;
+  /** Rebuilt from a re-registering agent after a master restart; cleared when it subscribes. */
+  recovered?: boolean;
   reregisteredTime?: number;
   unregisteredTime?: number;
 }

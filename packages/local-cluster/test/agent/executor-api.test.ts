@@ -224,6 +224,32 @@ describe('SUBSCRIBE handshake', () => {
     third.close();
   });
 
+  it('an unacknowledged update an UPDATE call could not carry is dropped; the subscription stands', async () => {
+    h = await startAgent();
+    await registeringExecutor('e1', 'run', 't1');
+    const uuid = uuidBytes();
+    const sub = await subscribe(h.agent.url, FRAMEWORK_ID, 'e1', 'json', {
+      unacknowledged_updates: [
+        // wrong source, then a good one
+        {
+          status: {
+            task_id: { value: 't1' },
+            state: 'TASK_FAILED',
+            source: 'SOURCE_MASTER',
+            uuid: uuidBytes(),
+          },
+        },
+        { status: { task_id: { value: 't1' }, state: 'TASK_RUNNING', source: 'SOURCE_EXECUTOR', uuid } },
+      ],
+    });
+    await sub.waitEvent('LAUNCH'); // sent last, after SUBSCRIBED and the acknowledgements
+    const acks = sub.events.filter((e) => e.type === 'ACKNOWLEDGED');
+    expect(acks.map((e) => Buffer.from(e.acknowledged!.uuid))).toEqual([Buffer.from(uuid)]);
+    await h.master.waitUpdate('t1', 'TASK_RUNNING');
+    expect(h.master.statesOf('t1')).toEqual(['TASK_RUNNING']);
+    sub.close();
+  });
+
   it('SUBSCRIBE from a terminating executor gets a SHUTDOWN-only stream', async () => {
     h = await startAgent({ executorShutdownGracePeriodMs: 5000 });
     await registeringExecutor('e1');

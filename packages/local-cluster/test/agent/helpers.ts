@@ -79,6 +79,7 @@ export class FakeMaster implements MasterApi {
   agentGone(agentId: string): void {
     this.gone.push(agentId);
   }
+  pong(_agentId: string): void {}
 
   statesOf(taskId: string): mesos.v1.TaskState[] {
     return this.updates.filter((u) => u.status.task_id.value === taskId).map((u) => u.status.state);

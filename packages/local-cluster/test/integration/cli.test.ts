@@ -64,6 +64,13 @@ describe('mesoskit-local', () => {
     const cli = run(['--agents', 'zero']);
     const [code] = await once(cli.child, 'exit');
     expect(code).toBe(2);
-    expect(cli.output()).toContain("--agents must be a positive integer, got 'zero'");
+    expect(cli.output()).toContain("--agents must be a non-negative integer, got 'zero'");
+  });
+
+  it('rejects a bad health-check flag with a one-line message and exit code 2', async () => {
+    const cli = run(['--max-agent-ping-timeouts', '0']);
+    const [code] = await once(cli.child, 'exit');
+    expect(code).toBe(2);
+    expect(cli.output()).toContain("--max-agent-ping-timeouts must be a positive integer, got '0'");
   });
 });

@@ -46,6 +46,9 @@ export class FakeAgent implements AgentApi {
     return agent;
   }
 
+  /** Health-check pings are not recorded; this agent never answers them (tests are shorter than 75 s). */
+  ping(): void {}
+
   #record(call: AgentCall): void {
     this.calls.push(call);
     for (const w of this.#waiters.splice(0)) w();

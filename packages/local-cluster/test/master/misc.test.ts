@@ -164,7 +164,8 @@ describe('agents coming and going', () => {
   it('a KILL for a task on a gone agent is delivered when it registers again, with the frameworks', async () => {
     master = await startMaster();
     const agent = await FakeAgent.register(master);
-    const s = await session(master.url);
+    // A checkpointing framework: its tasks outlive the agent's disconnection.
+    const s = await session(master.url, frameworkInfo({ checkpoint: true }));
     const [offer] = await s.stream.offers();
     await s.launch(offer!.id.value, [commandTask('k', agent.agentId)]);
     master.agentGone(agent.agentId);
@@ -186,6 +187,191 @@ describe('agents coming and going', () => {
       framework: { id: { value: s.frameworkId } },
     });
     expect(await again.waitFor('killTask')).toMatchObject({ frameworkId: s.frameworkId, taskId: 'k' });
+    s.stream.close();
+  });
+});
+
+describe('agent disconnection, partition and master failover', () => {
+  it('a disconnected agent loses the tasks of frameworks without checkpoint (TASK_LOST, no uuid)', async () => {
+    master = await startMaster();
+    const agent = await FakeAgent.register(master);
+    const s = await session(master.url, frameworkInfo({ capabilities: [{ type: 'PARTITION_AWARE' }] }));
+    const [offer] = await s.stream.offers();
+    await s.launch(offer!.id.value, [commandTask('nc', agent.agentId)]);
+    await agent.waitFor('runTask');
+    master.agentGone(agent.agentId);
+    const lost = await s.stream.update('nc');
+    expect(lost).toMatchObject({
+      state: 'TASK_LOST',
+      source: 'SOURCE_MASTER',
+      reason: 'REASON_AGENT_DISCONNECTED',
+      agent_id: { value: agent.agentId },
+    });
+    expect(lost.uuid).toBeUndefined();
+    s.stream.close();
+  });
+
+  it('an agent that stops answering pings becomes unreachable: TASK_UNREACHABLE / TASK_LOST; back: REASON_AGENT_REREGISTERED', async () => {
+    master = await startMaster({ agentPingTimeoutMs: 30, maxAgentPingTimeouts: 3 });
+    const agent = await FakeAgent.register(master); // never answers pings
+    const aware = await session(
+      master.url,
+      frameworkInfo({ name: 'aware', capabilities: [{ type: 'PARTITION_AWARE' }] }),
+    );
+    const [o1] = await aware.stream.offers();
+    await aware.launch(o1!.id.value, [commandTask('pa', agent.agentId, 'cpus:0.5;mem:64')]);
+    const plain = await session(master.url, frameworkInfo({ name: 'plain', checkpoint: true }));
+    const [o2] = await plain.stream.offers();
+    await plain.launch(o2!.id.value, [commandTask('np', agent.agentId, 'cpus:0.5;mem:64')]);
+
+    const unreachable = await aware.stream.update('pa', 5000);
+    expect(unreachable).toMatchObject({
+      state: 'TASK_UNREACHABLE',
+      source: 'SOURCE_MASTER',
+      reason: 'REASON_AGENT_REMOVED',
+    });
+    expect(unreachable.unreachable_time).toBeDefined();
+    expect(unreachable.uuid).toBeUndefined();
+    expect(await plain.stream.update('np', 5000)).toMatchObject({
+      state: 'TASK_LOST',
+      reason: 'REASON_AGENT_REMOVED',
+    });
+    type State = {
+      slaves: unknown[];
+      unreachable_slaves: number;
+      frameworks: { name: string; tasks: unknown[]; unreachable_tasks: { id: string; state: string }[] }[];
+    };
+    const state = (await (await fetch(`${master.url}/master/state`)).json()) as State;
+    expect(state.slaves).toEqual([]);
+    expect(state.unreachable_slaves).toBe(1);
+    const awareState = state.frameworks.find((f) => f.name === 'aware')!;
+    expect(awareState.tasks).toEqual([]);
+    expect(awareState.unreachable_tasks).toEqual([
+      expect.objectContaining({ id: 'pa', state: 'TASK_UNREACHABLE' }),
+    ]);
+
+    // The agent comes back with both tasks running.
+    const running = (taskId: string, frameworkId: string) => ({
+      frameworkId,
+      info: { ...commandTask(taskId, agent.agentId), resources: parseResources('cpus:0.5;mem:64') },
+      state: 'TASK_RUNNING' as const,
+    });
+    await master.registerAgent(
+      {
+        agentId: agent.agentId,
+        hostname: 'localhost',
+        ip: '127.0.0.1',
+        port: 5051,
+        resources: parseResources('cpus:2;mem:2048;disk:4096;ports:[31000-32000]'),
+        tasks: [running('pa', aware.frameworkId), running('np', plain.frameworkId)],
+      },
+      agent,
+    );
+    for (const [s, id] of [
+      [aware, 'pa'],
+      [plain, 'np'],
+    ] as const) {
+      expect(await s.stream.update(id, 5000)).toMatchObject({
+        state: 'TASK_RUNNING',
+        source: 'SOURCE_MASTER',
+        reason: 'REASON_AGENT_REREGISTERED',
+      });
+    }
+    aware.stream.close();
+    plain.stream.close();
+  });
+
+  it('a framework torn down while its agent was away is shut down on the agent when it re-registers', async () => {
+    master = await startMaster();
+    const agent = await FakeAgent.register(master);
+    const s = await session(master.url, frameworkInfo({ checkpoint: true }));
+    const [offer] = await s.stream.offers();
+    await s.launch(offer!.id.value, [commandTask('td', agent.agentId)]);
+    const { request } = await agent.waitFor('runTask');
+    master.agentGone(agent.agentId);
+    expect((await s.call({ type: 'TEARDOWN' })).status).toBe(202);
+    const again = new FakeAgent();
+    await master.registerAgent(
+      {
+        agentId: agent.agentId,
+        hostname: 'localhost',
+        ip: '127.0.0.1',
+        port: 5051,
+        resources: parseResources('cpus:2;mem:2048'),
+        frameworks: [request.framework],
+        tasks: [{ frameworkId: s.frameworkId, info: request.task!, state: 'TASK_RUNNING' }],
+      },
+      again,
+    );
+    expect(await again.waitFor('shutdownFramework')).toMatchObject({ frameworkId: s.frameworkId });
+  });
+
+  it('an agent that does not re-register within agentReregisterTimeoutMs becomes unreachable', async () => {
+    master = await startMaster({ agentReregisterTimeoutMs: 50 });
+    const agent = await FakeAgent.register(master);
+    const s = await session(
+      master.url,
+      frameworkInfo({ checkpoint: true, capabilities: [{ type: 'PARTITION_AWARE' }] }),
+    );
+    const [offer] = await s.stream.offers();
+    await s.launch(offer!.id.value, [commandTask('rr', agent.agentId)]);
+    await agent.waitFor('runTask');
+    master.agentGone(agent.agentId);
+    expect(await s.stream.update('rr', 5000)).toMatchObject({
+      state: 'TASK_UNREACHABLE',
+      reason: 'REASON_AGENT_REMOVED',
+    });
+    s.stream.close();
+  });
+
+  it('rejects health-check options that cannot work', async () => {
+    await expect(startMaster({ maxAgentPingTimeouts: 0 })).rejects.toThrow(/maxAgentPingTimeouts/);
+    await expect(startMaster({ agentPingTimeoutMs: -1 })).rejects.toThrow(/agentPingTimeoutMs/);
+  });
+
+  it('after a master restart, a re-registering agent brings its frameworks and tasks back', async () => {
+    master = await startMaster();
+    const agentId = 'aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee-S3';
+    const frameworkId = 'aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee-0007';
+    const info = frameworkInfo({ name: 'survivor', checkpoint: true, id: { value: frameworkId } });
+    const agent = new FakeAgent();
+    await master.registerAgent(
+      {
+        agentId,
+        hostname: 'localhost',
+        ip: '127.0.0.1',
+        port: 5051,
+        resources: parseResources('cpus:2;mem:2048'),
+        frameworks: [info],
+        tasks: [
+          {
+            frameworkId,
+            info: { ...commandTask('old', agentId), resources: parseResources('cpus:1;mem:64') },
+            state: 'TASK_RUNNING',
+          },
+        ],
+      },
+      agent,
+    );
+    type State = { frameworks: { id: string; recovered: boolean; active: boolean }[] };
+    const before = (await (await fetch(`${master.url}/master/state`)).json()) as State;
+    expect(before.frameworks).toEqual([
+      expect.objectContaining({ id: frameworkId, recovered: true, active: false }),
+    ]);
+    const s = await session(master.url, info, { frameworkId });
+    expect(s.frameworkId).toBe(frameworkId);
+    const after = (await (await fetch(`${master.url}/master/state`)).json()) as State;
+    expect(after.frameworks).toEqual([
+      expect.objectContaining({ id: frameworkId, recovered: false, active: true }),
+    ]);
+    // The task is known again (explicit reconciliation answers its state) and its resources used.
+    await s.call({ type: 'RECONCILE', reconcile: { tasks: [{ task_id: { value: 'old' } }] } });
+    expect(await s.stream.update('old')).toMatchObject({
+      state: 'TASK_RUNNING',
+      reason: 'REASON_RECONCILIATION',
+    });
+    const [offer] = await s.stream.offers();
+    expect((offer!.resources ?? []).find((r) => r.name === 'cpus')?.scalar).toEqual({ value: 1 });
     s.stream.close();
   });
 });
