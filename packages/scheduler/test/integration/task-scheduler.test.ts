@@ -135,12 +135,14 @@ describe('TaskScheduler on the local cluster', () => {
 
   it('kills a task at its timeout: TaskTimeoutError, and Mesos ends it TASK_KILLED', async () => {
     await using scheduler = await connect();
-    const run = scheduler.submit(hang, {}, { timeoutMs: 1500 });
+    // A warm executor, so that the timeout falls while the handler runs, not while it starts.
+    await scheduler.run(square, { n: 2 });
+    const run = scheduler.submit(hang, {}, { timeoutMs: 3000 });
     const events = collect(run.events());
     await expect(within(run.result(), 30_000, 'hanging task did not time out')).rejects.toMatchObject({
       name: 'TaskTimeoutError',
       code: 'TASK_TIMEOUT',
-      timeoutMs: 1500,
+      timeoutMs: 3000,
     });
     expect((await events).map((e) => e.type)).toContain('running');
     const frameworkId = scheduler.frameworkId!;
