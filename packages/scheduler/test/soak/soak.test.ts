@@ -1,0 +1,183 @@
+/**
+ * Soak (manual: `pnpm test:soak`, 30 minutes by default): continuous submission of small tasks
+ * through the TaskScheduler at a fixed rate, with the master and the agent each in its own
+ * process (`mesoskit-local --no-agents` and `mesoskit-local agent`), and the real
+ * mesoskit-executor. RSS is sampled in the scheduler (this process), the master, the agent and
+ * the executor; after the warm-up (the first sixth) no process may grow more than 10 %.
+ *
+ * MESOSKIT_SOAK_MINUTES (default 30) and MESOSKIT_SOAK_RATE (tasks/s, default 1000: about half
+ * the benchmarked throughput on the 2-core dev machine). Skipped unless MESOSKIT_SOAK is set.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { expect, it } from 'vitest';
+import { TaskScheduler } from '../../src/index.js';
+import { work } from '../fixtures/handlers/tasks.js';
+import { testExecutor, within } from '../helpers/executor.js';
+
+const MINUTES = Number(process.env.MESOSKIT_SOAK_MINUTES ?? 30);
+const RATE = Number(process.env.MESOSKIT_SOAK_RATE ?? 1000);
+const CLI = fileURLToPath(new URL('../../../local-cluster/dist/cli.js', import.meta.url));
+
+function rssMb(pid: number): number {
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('VmRSS:'));
+  return Number(line?.replace(/\D+/g, '') ?? 0) / 1024;
+}
+
+function childrenOf(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** Starts a CLI process and resolves with the first line matching `pattern`. */
+function startProcess(
+  args: string[],
+  pattern: RegExp,
+): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return within(
+    new Promise((resolve, reject) => {
+      let out = '';
+      child.stdout!.on('data', (d: Buffer) => {
+        out += d.toString();
+        const m = pattern.exec(out);
+        if (m) resolve({ child, match: m });
+      });
+      child.once('exit', (code) => reject(new Error(`mesoskit-local ${args[0]} exited (${code}): ${out}`)));
+    }),
+    30_000,
+    `mesoskit-local ${args.join(' ')} did not start`,
+  );
+}
+
+it.skipIf(!process.env.MESOSKIT_SOAK)(
+  `soak: ${MINUTES} min at ${RATE} tasks/s, RSS growth after warm-up under 10 % everywhere`,
+  async () => {
+    const workDir = await mkdtemp(join(tmpdir(), 'mesoskit-soak-'));
+    const { child: master, match } = await startProcess(
+      ['--port', '0', '--no-agents'],
+      /http:\/\/[\d.]+:\d+/,
+    );
+    const masterUrl = match[0];
+    const { child: agent } = await startProcess(
+      [
+        'agent',
+        '--master',
+        masterUrl,
+        '--port',
+        '0',
+        '--work-dir',
+        workDir,
+        '--resources',
+        'cpus:16;mem:16384;disk:4096;ports:[31000-32000]',
+      ],
+      /registered with/,
+    );
+    const scheduler = await TaskScheduler.connect({
+      master: masterUrl,
+      framework: { name: 'soak' },
+      executors: testExecutor({ concurrency: 256 }),
+    });
+    const samples: { t: number; scheduler: number; master: number; agent: number; executor: number }[] = [];
+    const end = Date.now() + MINUTES * 60_000;
+    let submitted = 0;
+    let settled = 0;
+    let failed = 0;
+    let onDrained: (() => void) | undefined;
+    const settle = (): void => {
+      settled++;
+      if (settled === submitted) onDrained?.();
+    };
+    const sample = (): void => {
+      const executors = childrenOf(agent.pid!);
+      samples.push({
+        t: Date.now(),
+        scheduler: process.memoryUsage.rss() / 2 ** 20,
+        master: rssMb(master.pid!),
+        agent: rssMb(agent.pid!),
+        executor: executors.reduce((s, pid) => s + rssMb(pid), 0),
+      });
+    };
+    const sampler = setInterval(sample, 10_000);
+    try {
+      // Submit in 10 ms slices at RATE, never more than 4 × RATE unsettled.
+      while (Date.now() < end) {
+        const slice = Math.max(1, Math.round(RATE / 100));
+        for (let i = 0; i < slice && submitted - settled < 4 * RATE; i++) {
+          const n = submitted++;
+          scheduler.run(work, { n, ms: 1 }).then(
+            (out) => {
+              if (out.square !== n * n) failed++;
+              settle();
+            },
+            () => {
+              failed++;
+              settle();
+            },
+          );
+        }
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      if (settled < submitted) {
+        await within(
+          new Promise<void>((resolve) => {
+            onDrained = resolve;
+          }),
+          120_000,
+          'not every submitted task settled at the end',
+        );
+      }
+      sample();
+    } finally {
+      clearInterval(sampler);
+      await scheduler.stop({ teardown: true });
+      master.kill('SIGINT');
+      agent.kill('SIGINT');
+      await rm(workDir, { recursive: true, force: true });
+    }
+    const warm = samples.filter((s) => s.t >= samples[0]!.t + (MINUTES * 60_000) / 6);
+    const first = warm[0]!;
+    const last = warm.at(-1)!;
+    const growth = Object.fromEntries(
+      (['scheduler', 'master', 'agent', 'executor'] as const).map((k) => [
+        k,
+        ((last[k] - first[k]) / first[k]) * 100,
+      ]),
+    );
+    const figures = {
+      minutes: MINUTES,
+      rate: RATE,
+      submitted,
+      failed,
+      rssAfterWarmupMb: Object.fromEntries(
+        Object.entries(first)
+          .filter(([k]) => k !== 't')
+          .map(([k, v]) => [k, Math.round(v)]),
+      ),
+      rssAtEndMb: Object.fromEntries(
+        Object.entries(last)
+          .filter(([k]) => k !== 't')
+          .map(([k, v]) => [k, Math.round(v)]),
+      ),
+      growthPct: Object.fromEntries(Object.entries(growth).map(([k, v]) => [k, Math.round(v * 10) / 10])),
+    };
+    console.log('soak figures', JSON.stringify(figures));
+    expect(failed).toBe(0);
+    for (const [k, v] of Object.entries(growth))
+      expect(v, `${k} RSS grew ${v.toFixed(1)} %`).toBeLessThan(10);
+  },
+  (MINUTES + 10) * 60_000,
+);
