@@ -9,14 +9,14 @@
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { defineTask } from '@mesoskit/protocol';
+import { defineTask, type MesosEncoding } from '@mesoskit/protocol';
 import { nodeExecutor, TaskScheduler } from '@mesoskit/scheduler';
 import type { AsyncBenchCase } from './harness.js';
 import { cpuSeconds, startCluster } from './local-cluster.js';
 
 const EXECUTOR_CLI = fileURLToPath(new URL('../packages/executor/dist/cli.js', import.meta.url));
 const HANDLERS = fileURLToPath(new URL('../packages/executor/bench/handlers.mjs', import.meta.url));
-const noop = defineTask<null, null>('bench.noop', { resources: { cpus: 0.01, memMb: 1 } });
+const noop = defineTask<Uint8Array | null, null>('bench.noop', { resources: { cpus: 0.01, memMb: 1 } });
 
 /** Pids of the processes a process started (Linux). */
 function childrenOf(pid: number): number[] {
@@ -33,16 +33,19 @@ function childrenOf(pid: number): number[] {
 
 async function withScheduler<T>(
   fn: (scheduler: TaskScheduler, pids: { cluster: number }) => Promise<T>,
+  encoding: MesosEncoding = 'protobuf',
 ): Promise<T> {
   const { child, url } = await startCluster();
   try {
     const scheduler = await TaskScheduler.connect({
       master: url,
       framework: { name: 'bench' },
+      encoding,
       executors: nodeExecutor({
         handlers: HANDLERS,
         command: `exec ${process.execPath} ${EXECUTOR_CLI}`,
         concurrency: 256,
+        encoding,
         logLevel: 'warn',
       }),
     });
@@ -57,9 +60,14 @@ async function withScheduler<T>(
   }
 }
 
-async function drain(scheduler: TaskScheduler, count: number, concurrency: number): Promise<void> {
+async function drain(
+  scheduler: TaskScheduler,
+  count: number,
+  concurrency: number,
+  input: Uint8Array | null = null,
+): Promise<void> {
   const inputs = (function* () {
-    for (let i = 0; i < count; i++) yield null;
+    for (let i = 0; i < count; i++) yield input;
   })();
   for await (const _ of scheduler.map(noop, inputs, { concurrency })) {
     // results are null; nothing to check but that each arrived
@@ -69,29 +77,42 @@ async function drain(scheduler: TaskScheduler, count: number, concurrency: numbe
 const percentile = (sorted: number[], p: number): number =>
   sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 
-export const schedulerCases: AsyncBenchCase[] = [
-  {
-    name: 'scheduler.noop-tasks',
+/** No-op tasks through map(): tasks/s and CPU per task in each process. */
+function throughputCase(
+  name: string,
+  payloadBytes: number,
+  encoding: MesosEncoding,
+  minTasksPerSecond: number,
+): AsyncBenchCase {
+  const payload = payloadBytes === 0 ? null : new Uint8Array(payloadBytes).fill(7);
+  const where = `${payloadBytes === 0 ? 'no' : `${payloadBytes / 1024} KiB`} input, ${encoding}`;
+  return {
+    name,
     figures: {
-      'tasks/s': 'tasks/s (map, 1 agent)',
+      'tasks/s': `tasks/s (map, 1 agent, ${where})`,
       'scheduler-cpu-us-per-task': 'µs scheduler CPU per task',
       'cluster-cpu-us-per-task': 'µs local-cluster CPU per task',
       'executor-cpu-us-per-task': 'µs executor CPU per task',
     },
     targets: {
-      'tasks/s': { min: 5000, text: '≥ 5,000' },
-      'scheduler-cpu-us-per-task': { max: 60, text: '≤ 60 µs' },
+      'tasks/s': { min: minTasksPerSecond, text: `≥ ${minTasksPerSecond.toLocaleString('en')}` },
+      ...(payloadBytes === 0 &&
+        encoding === 'protobuf' && {
+          'scheduler-cpu-us-per-task': { max: 60, text: '≤ 60 µs' },
+          'cluster-cpu-us-per-task': { max: 130, text: '≤ 130 µs' },
+          'executor-cpu-us-per-task': { max: 60, text: '≤ 60 µs' },
+        }),
     },
     async run(quick) {
       const measured = quick ? 500 : 10_000;
       return withScheduler(async (scheduler, { cluster }) => {
-        await drain(scheduler, 200, 200); // warm: the executor is up, the JIT settled
+        await drain(scheduler, 200, 200, payload); // warm: the executor is up, the JIT settled
         const executors = childrenOf(cluster);
         const cpu0 = process.cpuUsage();
         const cluster0 = cpuSeconds(cluster);
         const exec0 = executors.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
         const t0 = process.hrtime.bigint();
-        await drain(scheduler, measured, 2000);
+        await drain(scheduler, measured, 2000, payload);
         const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
         const cpu = process.cpuUsage(cpu0);
         const clusterCpu = cpuSeconds(cluster) - cluster0;
@@ -102,9 +123,16 @@ export const schedulerCases: AsyncBenchCase[] = [
           'cluster-cpu-us-per-task': (clusterCpu / measured) * 1e6,
           'executor-cpu-us-per-task': (execCpu / measured) * 1e6,
         };
-      });
+      }, encoding);
     },
-  },
+  };
+}
+
+export const schedulerCases: AsyncBenchCase[] = [
+  throughputCase('scheduler.noop-tasks', 0, 'protobuf', 5000),
+  throughputCase('scheduler.json-noop-tasks', 0, 'json', 5000),
+  throughputCase('scheduler.1kib-tasks', 1024, 'protobuf', 5000),
+  throughputCase('scheduler.64kib-tasks', 64 * 1024, 'protobuf', 2000),
   {
     name: 'scheduler.latency',
     figures: { 'p50-ms': 'ms submit→result p50 (sequential)', 'p99-ms': 'ms submit→result p99' },
