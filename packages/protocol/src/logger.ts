@@ -59,13 +59,7 @@ export function createLogger(options: CreateLoggerOptions = {}): Logger {
         format === 'json' ? jsonLine(time, level, message, fields) : prettyLine(time, level, message, fields),
       );
     };
-  return {
-    trace: make('trace'),
-    debug: make('debug'),
-    info: make('info'),
-    warn: make('warn'),
-    error: make('error'),
-  };
+  return loggerOf(make);
 }
 
 function jsonLine(time: string, level: LogLevel, message: string, fields: Record<string, unknown>): string {
@@ -99,21 +93,23 @@ function replacer(_key: string, value: unknown): unknown {
 
 /** A logger that adds `context` to every entry of `logger` (entry meta wins on a clash). */
 export function childLogger(logger: Logger, context: Record<string, unknown>): Logger {
-  const wrap =
-    (level: LogLevel) =>
-    (message: string, meta?: Record<string, unknown>): void => {
-      try {
-        logger[level](message, meta === undefined ? context : { ...context, ...meta });
-      } catch {
-        // a throwing user logger must not break the caller
-      }
-    };
+  return loggerOf((level) => (message, meta) => {
+    try {
+      logger[level](message, meta === undefined ? context : { ...context, ...meta });
+    } catch {
+      // a throwing user logger must not break the caller
+    }
+  });
+}
+
+/** A `Logger` whose methods `make(level)` builds. */
+function loggerOf(make: (level: LogLevel) => Logger[LogLevel]): Logger {
   return {
-    trace: wrap('trace'),
-    debug: wrap('debug'),
-    info: wrap('info'),
-    warn: wrap('warn'),
-    error: wrap('error'),
+    trace: make('trace'),
+    debug: make('debug'),
+    info: make('info'),
+    warn: make('warn'),
+    error: make('error'),
   };
 }
 
@@ -142,16 +138,5 @@ export interface PinoLike {
  * serialises with its `err` serialiser when the key is `err` or `error` (configure as usual).
  */
 export function fromPino(logger: PinoLike): Logger {
-  const wrap =
-    (level: LogLevel) =>
-    (message: string, meta?: Record<string, unknown>): void => {
-      logger[level](meta ?? {}, message);
-    };
-  return {
-    trace: wrap('trace'),
-    debug: wrap('debug'),
-    info: wrap('info'),
-    warn: wrap('warn'),
-    error: wrap('error'),
-  };
+  return loggerOf((level) => (message, meta) => logger[level](meta ?? {}, message));
 }

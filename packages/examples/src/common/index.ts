@@ -16,3 +16,4 @@ export type { ExecutorLaunch } from './executor-launch.js';
 export { prepareExecutorLaunch } from './executor-launch.js';
 export type { DemoContext } from './run.js';
 export { runDemo } from './run.js';
+export { connectTaskScheduler } from './task-scheduler.js';

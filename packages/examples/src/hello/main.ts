@@ -8,8 +8,7 @@
  * @module
  */
 import { join } from 'node:path';
-import { nodeExecutor, TaskScheduler } from '@mesoskit/scheduler';
-import { type DemoSpec, prepareExecutorLaunch, runDemo } from '../common/index.js';
+import { connectTaskScheduler, type DemoSpec, prepareExecutorLaunch, runDemo } from '../common/index.js';
 import { hi } from './tasks.js';
 
 const spec = {
@@ -27,17 +26,7 @@ await runDemo(spec, async ({ values, common, masters, out, err, signal }) => {
   }
   const launch = await prepareExecutorLaunch(import.meta.url, common);
   try {
-    await using scheduler = await TaskScheduler.connect({
-      master: masters,
-      framework: { name: 'hello', ...(common.user !== undefined && { user: common.user }) },
-      ...(common.credentials !== undefined && { credentials: common.credentials }),
-      executors: nodeExecutor({
-        name: 'hello',
-        handlers: launch.handlersModule,
-        command: launch.launcher,
-        uris: launch.uris,
-      }),
-    });
+    await using scheduler = await connectTaskScheduler('hello', { common, masters }, launch);
     out(`subscribed: framework ${scheduler.frameworkId}; ${count} task${count === 1 ? '' : 's'}`);
     const runs = Array.from({ length: count }, (_, index) => ({
       index,

@@ -7,9 +7,8 @@
  *
  * @module
  */
-import { nodeExecutor, TaskScheduler } from '@mesoskit/scheduler';
 import cliProgress from 'cli-progress';
-import { type DemoSpec, prepareExecutorLaunch, runDemo } from '../common/index.js';
+import { connectTaskScheduler, type DemoSpec, prepareExecutorLaunch, runDemo } from '../common/index.js';
 import { sample } from './tasks.js';
 
 const spec = {
@@ -42,17 +41,8 @@ await runDemo(spec, async ({ values, common, masters, out, signal }) => {
   const concurrency = positiveInt('--concurrency', values.concurrency as string | undefined, 64);
   const launch = await prepareExecutorLaunch(import.meta.url, common);
   try {
-    await using scheduler = await TaskScheduler.connect({
-      master: masters,
-      framework: { name: 'pi', ...(common.user !== undefined && { user: common.user }) },
-      ...(common.credentials !== undefined && { credentials: common.credentials }),
-      executors: nodeExecutor({
-        name: 'pi',
-        handlers: launch.handlersModule,
-        command: launch.launcher,
-        uris: launch.uris,
-        concurrency: 16,
-      }),
+    await using scheduler = await connectTaskScheduler('pi', { common, masters }, launch, {
+      concurrency: 16,
     });
     out(
       `subscribed: framework ${scheduler.frameworkId}; ${tasks} tasks × ${points.toLocaleString('en')} points`,
