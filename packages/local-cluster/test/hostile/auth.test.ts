@@ -3,7 +3,7 @@
  * wrong secret, an unknown principal or a malformed header is refused with 401 before anything
  * else is looked at, in both encodings; the right credentials get through.
  */
-import { MEDIA_TYPES, type SchedulerCall, schedulerCall } from '@mesoskit/protocol';
+import { createLogger, MEDIA_TYPES, type SchedulerCall, schedulerCall } from '@mesoskit/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalCluster, startLocalCluster } from '../../src/index.js';
 import { rawRequest } from '../master/helpers.js';
@@ -41,8 +41,14 @@ const BAD_AUTH: [string, Record<string, string>][] = [
 ];
 
 let cluster: LocalCluster;
+/** Every log line of the cluster, at the most verbose level. */
+const logLines: string[] = [];
 beforeAll(async () => {
-  cluster = await startLocalCluster({ credentials: [CREDENTIALS] });
+  cluster = await startLocalCluster({
+    credentials: [CREDENTIALS],
+    executorAuthentication: true,
+    logger: createLogger({ level: 'trace', write: (line) => logLines.push(line) }),
+  });
 });
 afterAll(async () => {
   await cluster?.stop();
@@ -78,5 +84,28 @@ describe('scheduler authentication on every call', () => {
     });
     expect(res.status).toBeGreaterThanOrEqual(400);
     expect(res.status).not.toBe(401);
+  });
+
+  it('credentials never appear in the logs (trace level), whatever was sent', async () => {
+    // A subscription with the right credentials, so that the successful path logged too.
+    const ok = await rawRequest(cluster.masterUrl, {
+      headers: {
+        'Content-Type': MEDIA_TYPES.json,
+        Accept: MEDIA_TYPES.json,
+        Authorization: basic('ops', 's3cret'),
+      },
+      body: schedulerCall.encode({ type: 'TEARDOWN', framework_id: { value: 'f' } }, 'json'),
+    });
+    expect(ok.status).not.toBe(401);
+    expect(logLines.length).toBeGreaterThan(0);
+    const all = logLines.join('');
+    for (const secret of [
+      's3cret',
+      basic('ops', 's3cret').slice(6),
+      basic('ops', 'wrong').slice(6),
+      'Bearer',
+    ]) {
+      expect(all).not.toContain(secret);
+    }
   });
 });
