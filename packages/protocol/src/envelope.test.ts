@@ -25,6 +25,10 @@ import {
   MAX_DEPTH,
 } from './msgpack.js';
 
+/** `n` runs, scaled by MESOSKIT_PROPERTY_RUNS (relative to its default of 200) for the full hostile run. */
+const scaledRuns = (n: number): number =>
+  Math.max(1, Math.round((n * (Number(process.env.MESOSKIT_PROPERTY_RUNS) || 200)) / 200));
+
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
@@ -930,7 +934,7 @@ describe('decoding hostile input', () => {
         if (!(err instanceof EnvelopeError)) throw err;
       }
     };
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 64 }), check), { numRuns: 3000 });
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 64 }), check), { numRuns: scaledRuns(3000) });
     // Random bytes after a valid header reach the payload decoder more often.
     const heads = [
       LAUNCH_HEAD,
@@ -942,7 +946,7 @@ describe('decoding hostile input', () => {
       fc.property(fc.constantFrom(...heads), fc.uint8Array({ maxLength: 48 }), (head, tail) =>
         check(mp(head, tail)),
       ),
-      { numRuns: 3000 },
+      { numRuns: scaledRuns(3000) },
     );
     // Mutations of a valid envelope: flipped bytes and cuts.
     fc.assert(
@@ -957,7 +961,7 @@ describe('decoding hostile input', () => {
           check(bytes);
         },
       ),
-      { numRuns: 3000 },
+      { numRuns: scaledRuns(3000) },
     );
     expect(Object.prototype).not.toHaveProperty('polluted');
   });

@@ -630,3 +630,29 @@ describe('readRecords', () => {
     ).toBeInstanceOf(InvalidOptionsError);
   });
 });
+
+describe('RecordIODecoder on hostile input', () => {
+  /** `n` runs, scaled by MESOSKIT_PROPERTY_RUNS (relative to its default of 200). */
+  const scaledRuns = (n: number): number =>
+    Math.max(1, Math.round((n * (Number(process.env.MESOSKIT_PROPERTY_RUNS) || 200)) / 200));
+
+  it('random bytes in random chunks: records or a RecordIOError, nothing else, bounded by the limit (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.uint8Array({ maxLength: 64 }), { maxLength: 16 }),
+        fc.integer({ min: 1, max: 64 }),
+        (chunks, maxRecordBytes) => {
+          const dec = new RecordIODecoder({ maxRecordBytes });
+          try {
+            for (const chunk of chunks) {
+              for (const record of dec.push(chunk)) expect(record.length).toBeLessThanOrEqual(maxRecordBytes);
+            }
+          } catch (err) {
+            expect(err).toBeInstanceOf(RecordIOError);
+          }
+        },
+      ),
+      { numRuns: scaledRuns(2000) },
+    );
+  });
+});
