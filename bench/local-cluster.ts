@@ -22,7 +22,10 @@ import {
 } from '@mesoskit/protocol';
 import type { AsyncBenchCase } from './harness.js';
 
-const CLI = fileURLToPath(new URL('../packages/local-cluster/dist/cli.js', import.meta.url));
+/** `MESOSKIT_BENCH_LOCAL_CLI` runs another build of mesoskit-local (to compare before/after). */
+const CLI =
+  process.env.MESOSKIT_BENCH_LOCAL_CLI ??
+  fileURLToPath(new URL('../packages/local-cluster/dist/cli.js', import.meta.url));
 const EXECUTOR = fileURLToPath(
   new URL('../packages/local-cluster/test/agent/fixtures/test-executor.mjs', import.meta.url),
 );

@@ -15,7 +15,7 @@ import {
   parseResources,
   silentLogger,
 } from '@mesoskit/protocol';
-import { RecordIOResponse, sendText } from '../http.js';
+import { coalesceWrites, RecordIOResponse, sendText } from '../http.js';
 import { randomId, randomUuidBytes } from '../ids.js';
 import type { AgentApi, AgentRegistration, AgentTask, MasterApi, RunTaskRequest } from '../link.js';
 import { Checkpoint, type RecoveredState } from './checkpoint.js';
@@ -182,6 +182,7 @@ export class LocalAgent implements AgentApi {
       }
       agent.#route(req, res);
     });
+    coalesceWrites(server);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(options.port ?? 0, host, () => {

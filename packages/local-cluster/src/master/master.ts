@@ -18,7 +18,7 @@ import {
   subtractResources,
   validateResources,
 } from '@mesoskit/protocol';
-import { RecordIOResponse, sendAccepted, sendOk, sendText } from '../http.js';
+import { coalesceWrites, RecordIOResponse, sendAccepted, sendOk, sendText } from '../http.js';
 import { IdGenerator, randomId } from '../ids.js';
 import type {
   AgentApi,
@@ -187,6 +187,7 @@ export class LocalMaster implements MasterApi {
   async #listen(): Promise<void> {
     const server = createServer((req, res) => this.#route(req, res));
     server.keepAliveTimeout = 60_000;
+    coalesceWrites(server);
     this.#server = server;
     const host = this.#options.host ?? '127.0.0.1';
     await new Promise<void>((resolve, reject) => {
