@@ -18,6 +18,8 @@ export interface EndpointHost {
   frameworks: ReadonlyMap<string, FrameworkEntry>;
   completed: ReadonlyMap<string, CompletedFramework>;
   counters: Readonly<Record<string, number>>;
+  /** The allocator's figures (`allocator/mesos/…`), for `/metrics/snapshot`. */
+  allocatorMetrics(): Record<string, number>;
   now(): number;
 }
 
@@ -179,6 +181,7 @@ function metrics(host: EndpointHost): Record<string, number> {
     'master/offers_declined': host.counters.offersDeclined ?? 0,
     'master/offers_rescinded': host.counters.offersRescinded ?? 0,
     'master/tasks_launched': host.counters.tasksLaunched ?? 0,
+    ...host.allocatorMetrics(),
   };
 }
 

@@ -304,6 +304,7 @@ export class LocalMaster implements MasterApi {
       frameworks: this.#frameworks,
       completed: this.#completed,
       counters: this.#counters,
+      allocatorMetrics: () => this.#allocator.metrics(),
       now: this.#now,
     };
   }
