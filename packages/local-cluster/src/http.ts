@@ -39,7 +39,23 @@ export function readBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<
  */
 export function writeHead(res: ServerResponse, status: number, headers: Record<string, string>): void {
   res.sendDate = false;
-  res.writeHead(status, { Date: new Date().toUTCString(), ...headers });
+  const flat = ['Date', httpDate()];
+  for (const name in headers) flat.push(name, headers[name]!);
+  res.writeHead(status, flat);
+}
+
+let dateSecond = Number.NaN;
+let dateText = '';
+
+/** The `Date` header's value (RFC 7231 form), formatted once per second. */
+export function httpDate(): string {
+  const now = Date.now();
+  const second = Math.floor(now / 1000);
+  if (second !== dateSecond) {
+    dateSecond = second;
+    dateText = new Date(second * 1000).toUTCString();
+  }
+  return dateText;
 }
 
 /** Sends a plain-text response the way libprocess does. */
@@ -60,7 +76,8 @@ export function sendText(
 
 /** `202 Accepted` with an empty body. */
 export function sendAccepted(res: ServerResponse): void {
-  writeHead(res, 202, { 'Content-Length': '0' });
+  res.sendDate = false;
+  res.writeHead(202, ['Date', httpDate(), 'Content-Length', '0']);
   res.end();
 }
 

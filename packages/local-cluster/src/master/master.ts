@@ -1382,7 +1382,18 @@ export class LocalMaster implements MasterApi {
       if (task.statuses.at(-1)?.state !== status.state) {
         task.statuses.push({ state: status.state, timestamp: status.timestamp ?? this.#timestamp() });
       }
-      if (isTerminalTaskState(status.state) || status.state === 'TASK_UNREACHABLE') this.#releaseTask(task);
+      if (isTerminalTaskState(status.state) || status.state === 'TASK_UNREACHABLE') {
+        if (!task.released && isTerminalTaskState(status.state)) {
+          this.#logger.info('task terminal', {
+            frameworkId: framework.id,
+            taskId: status.task_id.value,
+            agentId,
+            state: status.state,
+            ...(status.reason ? { reason: status.reason } : {}),
+          });
+        }
+        this.#releaseTask(task);
+      }
     }
     if (!framework.subscription) return;
     if (task && task.agentId === agentId) {

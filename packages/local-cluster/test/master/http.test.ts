@@ -320,7 +320,7 @@ describe('other endpoints (capture 13)', () => {
   it('/metrics/snapshot times the allocation cycles (allocator/mesos/allocation_run_ms)', async () => {
     master = await startMaster();
     const metrics = async () =>
-      JSON.parse((await rawRequest(master.url, { method: 'GET', path: '/metrics/snapshot' })).body);
+      JSON.parse((await rawRequest(master!.url, { method: 'GET', path: '/metrics/snapshot' })).body);
     // No framework, no cycle.
     expect((await metrics())['allocator/mesos/allocation_runs']).toBe(0);
     await FakeAgent.register(master);
@@ -330,7 +330,9 @@ describe('other endpoints (capture 13)', () => {
     expect(m['allocator/mesos/allocation_runs']).toBeGreaterThanOrEqual(1);
     expect(m['allocator/mesos/allocation_run_ms/count']).toBe(m['allocator/mesos/allocation_runs']);
     expect(m['allocator/mesos/allocation_run_ms']).toBeGreaterThanOrEqual(0);
-    expect(m['allocator/mesos/allocation_run_ms/p50']).toBeLessThanOrEqual(m['allocator/mesos/allocation_run_ms/max']);
+    expect(m['allocator/mesos/allocation_run_ms/p50']).toBeLessThanOrEqual(
+      m['allocator/mesos/allocation_run_ms/max'],
+    );
     s.stream.close();
   });
 

@@ -58,6 +58,34 @@ function executorUpdate(
 }
 
 describe('status updates', () => {
+  it('the master logs its main events at info level, a task reaching a terminal state once', async () => {
+    const lines: [string, Record<string, unknown> | undefined][] = [];
+    const ignore = (): void => {};
+    const info = (message: string, meta?: Record<string, unknown>): void => {
+      lines.push([message, meta]);
+    };
+    master = await startMaster({
+      logger: { trace: ignore, debug: ignore, info, warn: ignore, error: ignore },
+    });
+    const agent = await FakeAgent.register(master);
+    const s = await session(master.url, frameworkInfo());
+    const [offer] = await s.stream.offers();
+    await s.launch(offer!.id.value, [commandTask('t1', agent.agentId)]);
+    await agent.waitFor('runTask');
+    executorUpdate(agent, s.frameworkId, 't1', 'TASK_FAILED');
+    executorUpdate(agent, s.frameworkId, 't1', 'TASK_FAILED');
+    expect(lines.map(([message]) => message)).toEqual(
+      expect.arrayContaining(['agent registered', 'framework subscribed']),
+    );
+    expect(lines.filter(([message]) => message === 'task terminal')).toEqual([
+      [
+        'task terminal',
+        { frameworkId: s.frameworkId, taskId: 't1', agentId: agent.agentId, state: 'TASK_FAILED' },
+      ],
+    ]);
+    s.stream.close();
+  });
+
   it('are forwarded as sent; ACKNOWLEDGE goes to the agent; the task is forgotten after its terminal ack', async () => {
     const { s, agent } = await withTask();
     const running = executorUpdate(agent, s.frameworkId, 't1', 'TASK_RUNNING');
