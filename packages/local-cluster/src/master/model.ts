@@ -119,7 +119,8 @@ export interface FrameworkEntry {
 
 /** Adds `n` to a per-framework counter. */
 export function countFor(framework: FrameworkEntry, name: string, n = 1): void {
-  const counters = (framework.counters ??= new Map());
+  framework.counters ??= new Map();
+  const counters = framework.counters;
   counters.set(name, (counters.get(name) ?? 0) + n);
 }
 
