@@ -5,7 +5,11 @@
  * every update. Figures: tasks/s, and master + agent CPU per task.
  *
  * `MESOSKIT_BENCH_PROFILE=/some/dir pnpm bench --only local-cluster` writes a CPU profile of the
- * mesoskit-local process there (node --cpu-prof).
+ * mesoskit-local process there (node --cpu-prof); `MESOSKIT_BENCH_LOCAL_CLI=/path/to/cli.js`
+ * runs another build of mesoskit-local (to compare before/after, alternating runs).
+ *
+ * `local-cluster.allocation`: allocation cycle time with 100 agents and 1,000 then 10,000
+ * running tasks (in this process; see `allocationTimes`).
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
