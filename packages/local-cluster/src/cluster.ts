@@ -226,7 +226,14 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
     }),
     logger,
   };
-  let master = await LocalMaster.start(masterOptions);
+  let master: LocalMaster;
+  try {
+    master = await LocalMaster.start(masterOptions);
+  } catch (err) {
+    // E.g. invalid master options or a port in use: the temp dir made above goes too.
+    if (ownWorkDir) await rm(workDir, { recursive: true, force: true });
+    throw err;
+  }
   const masterUrl = master.url;
   const agentOptions = (i: number): Omit<LocalAgentOptions, 'master'> => ({
     ...(options.host !== undefined && { host: options.host }),
