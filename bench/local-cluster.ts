@@ -5,7 +5,11 @@
  * every update. Figures: tasks/s, and master + agent CPU per task.
  *
  * `MESOSKIT_BENCH_PROFILE=/some/dir pnpm bench --only local-cluster` writes a CPU profile of the
- * mesoskit-local process there (node --cpu-prof).
+ * mesoskit-local process there (node --cpu-prof); `MESOSKIT_BENCH_LOCAL_CLI=/path/to/cli.js`
+ * runs another build of mesoskit-local (to compare before/after, alternating runs).
+ *
+ * `local-cluster.allocation`: allocation cycle time with 100 agents and 1,000 then 10,000
+ * running tasks (in this process; see `allocationTimes`).
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -20,9 +24,13 @@ import {
   schedulerCall,
   schedulerEvent,
 } from '@mesoskit/protocol';
+import { startLocalCluster } from '../packages/local-cluster/dist/index.js';
 import type { AsyncBenchCase } from './harness.js';
 
-const CLI = fileURLToPath(new URL('../packages/local-cluster/dist/cli.js', import.meta.url));
+/** `MESOSKIT_BENCH_LOCAL_CLI` runs another build of mesoskit-local (to compare before/after). */
+const CLI =
+  process.env.MESOSKIT_BENCH_LOCAL_CLI ??
+  fileURLToPath(new URL('../packages/local-cluster/dist/cli.js', import.meta.url));
 const EXECUTOR = fileURLToPath(
   new URL('../packages/local-cluster/test/agent/fixtures/test-executor.mjs', import.meta.url),
 );
@@ -30,6 +38,7 @@ const TICKS_PER_SECOND = Number(execFileSync('getconf', ['CLK_TCK'], { encoding:
 const TASK_RESOURCES = parseResources('cpus:0.01;mem:1');
 const EXECUTOR_RESOURCES = parseResources('cpus:0.1;mem:32');
 const FINISH = Buffer.from(JSON.stringify({ mode: 'finish' }));
+const RUN = Buffer.from(JSON.stringify({ mode: 'run' }));
 
 /** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat. */
 export function cpuSeconds(pid: number): number {
@@ -194,6 +203,178 @@ async function runTasks(url: string, total: number, measured: number, pid: numbe
   });
 }
 
+/**
+ * Allocation cycle time against the number of running tasks: an in-process cluster of `agents`
+ * agents (one test executor each), a raw-HTTP framework that brings the running tasks up to
+ * each of `stages` (spread evenly over the agents, tasks that keep running), then declines
+ * every offer (`refuse_seconds: 0`) for `samples` cycles, reading each cycle's duration from
+ * `/metrics/snapshot` (`allocator/mesos/allocation_run_ms`, offers built and sent included).
+ * Resolves with the median cycle time (ms) at each stage.
+ */
+async function allocationTimes(agents: number, stages: number[], samples: number): Promise<number[]> {
+  const cluster = await startLocalCluster({
+    agents,
+    resources: 'cpus:4;mem:8192;disk:4096;ports:[31000-32000]',
+    allocationIntervalMs: 10,
+  });
+  const url = cluster.masterUrl;
+  const calls = new Agent({ keepAlive: true, maxSockets: 4 });
+  let streamId = '';
+  let frameworkId = '';
+  let stage = 0;
+  let launched = 0;
+  let running = 0;
+  let lastRuns = -1;
+  let times: number[] = [];
+  const medians: number[] = [];
+  const perAgent = new Map<string, number>();
+  let finish = (): void => {};
+
+  const post = (call: SchedulerCall): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const body = schedulerCall.encode({ framework_id: { value: frameworkId }, ...call }, 'protobuf');
+      const req = request(
+        `${url}/api/v1/scheduler`,
+        {
+          method: 'POST',
+          agent: calls,
+          headers: { 'Content-Type': MEDIA_TYPES.protobuf, 'Mesos-Stream-Id': streamId },
+        },
+        (res) => {
+          res.resume();
+          res.on('end', () =>
+            res.statusCode === 202 ? resolve() : reject(new Error(`call got ${res.statusCode}`)),
+          );
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
+
+  const metrics = async (): Promise<Record<string, number>> => {
+    const res = await fetch(`${url}/metrics/snapshot`);
+    return (await res.json()) as Record<string, number>;
+  };
+
+  try {
+    return await new Promise<number[]>((resolve, reject) => {
+      const decline = (offers: mesos.v1.Offer[]): Promise<void> =>
+        post({
+          type: 'DECLINE',
+          decline: { offer_ids: offers.map((o) => o.id), filters: { refuse_seconds: 0 } },
+        });
+
+      const onOffers = async (offers: mesos.v1.Offer[]): Promise<void> => {
+        const target = stages[stage]!;
+        if (running < target) {
+          const idle: mesos.v1.Offer[] = [];
+          for (const offer of offers) {
+            const agentId = offer.agent_id.value;
+            const onAgent = perAgent.get(agentId) ?? 0;
+            const count = Math.min(Math.ceil(target / agents) - onAgent, target - launched);
+            if (count <= 0) {
+              idle.push(offer);
+              continue;
+            }
+            const tasks: mesos.v1.TaskInfo[] = [];
+            for (let i = 0; i < count; i++) {
+              const id = `a${launched++}`;
+              tasks.push({
+                name: id,
+                task_id: { value: id },
+                agent_id: offer.agent_id,
+                resources: TASK_RESOURCES,
+                data: RUN,
+                executor: {
+                  executor_id: { value: 'alloc' },
+                  framework_id: { value: frameworkId },
+                  command: { value: `exec node ${EXECUTOR}` },
+                  resources: EXECUTOR_RESOURCES,
+                },
+              });
+            }
+            perAgent.set(agentId, onAgent + count);
+            await post({
+              type: 'ACCEPT',
+              accept: {
+                offer_ids: [offer.id],
+                operations: [{ type: 'LAUNCH', launch: { task_infos: tasks } }],
+                filters: { refuse_seconds: 0 },
+              },
+            });
+          }
+          if (idle.length > 0) await decline(idle);
+          return;
+        }
+        // Every task of this stage runs: this OFFERS event came from one cycle; time it.
+        const m = await metrics();
+        const runs = m['allocator/mesos/allocation_runs']!;
+        if (runs === lastRuns + 1) times.push(m['allocator/mesos/allocation_run_ms']!);
+        lastRuns = runs;
+        if (times.length >= samples) {
+          stage++;
+          const sorted = [...times].sort((a, b) => a - b);
+          medians.push(sorted[Math.floor(sorted.length / 2)]!);
+          times = [];
+          lastRuns = -1;
+          if (stage === stages.length) {
+            resolve(medians);
+            return;
+          }
+        }
+        await decline(offers);
+      };
+
+      const onUpdate = (status: mesos.v1.TaskStatus): void => {
+        if (status.uuid) {
+          post({
+            type: 'ACKNOWLEDGE',
+            acknowledge: { agent_id: status.agent_id!, task_id: status.task_id, uuid: status.uuid },
+          }).catch(reject);
+        }
+        if (status.state === 'TASK_RUNNING') running++;
+        else if (status.state !== 'TASK_STARTING') {
+          reject(new Error(`task ${status.task_id.value} ended ${status.state}: ${status.message}`));
+        }
+      };
+
+      const decoder = new RecordIODecoder();
+      const body = schedulerCall.encode(
+        { type: 'SUBSCRIBE', subscribe: { framework_info: { user: 'bench', name: 'bench-alloc' } } },
+        'protobuf',
+      );
+      const req = request(
+        `${url}/api/v1/scheduler`,
+        {
+          method: 'POST',
+          agent: false,
+          headers: { 'Content-Type': MEDIA_TYPES.protobuf, Accept: MEDIA_TYPES.protobuf },
+        },
+        (res) => {
+          streamId = String(res.headers['mesos-stream-id']);
+          res.on('data', (chunk: Buffer) => {
+            for (const record of decoder.push(chunk)) {
+              const event = schedulerEvent.decode(record, 'protobuf');
+              if (event.type === 'SUBSCRIBED') frameworkId = event.subscribed!.framework_id.value;
+              else if (event.type === 'OFFERS') onOffers(event.offers?.offers ?? []).catch(reject);
+              else if (event.type === 'UPDATE') onUpdate(event.update!.status);
+            }
+          });
+        },
+      );
+      req.on('error', (err) => {
+        if (stage < stages.length) reject(err);
+      });
+      req.end(body);
+      finish = () => req.destroy();
+    });
+  } finally {
+    finish();
+    calls.destroy();
+    await cluster.stop();
+  }
+}
+
 export const localClusterCases: AsyncBenchCase[] = [
   {
     name: 'local-cluster.noop-tasks',
@@ -209,6 +390,24 @@ export const localClusterCases: AsyncBenchCase[] = [
         child.kill('SIGINT');
         await new Promise((r) => child.once('exit', r));
       }
+    },
+  },
+  {
+    name: 'local-cluster.allocation',
+    figures: {
+      'us-small': 'µs allocation cycle, 1,000 running tasks on 100 agents (quick: 100 on 10)',
+      'us-large': 'µs allocation cycle, 10,000 running tasks on 100 agents (quick: 500 on 10)',
+      'large/small-percent': '% cycle time at 10,000 tasks vs 1,000 (flat: ≈ 100)',
+    },
+    async run(quick) {
+      const [small, large] = quick
+        ? await allocationTimes(10, [100, 500], 5)
+        : await allocationTimes(100, [1000, 10_000], 30);
+      return {
+        'us-small': small! * 1000,
+        'us-large': large! * 1000,
+        'large/small-percent': (large! / small!) * 100,
+      };
     },
   },
 ];

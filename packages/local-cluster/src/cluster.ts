@@ -9,7 +9,6 @@
  * ```
  */
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   InvalidOptionsError,
@@ -26,6 +25,7 @@ import {
   type RetryPolicy,
 } from './agent/index.js';
 import { LocalMaster, type LocalMasterOptions } from './master/index.js';
+import { tempRoot } from './temp-dir.js';
 
 export interface LocalClusterOptions {
   /**
@@ -210,7 +210,7 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
   }
   const logger = options.logger ?? silentLogger;
   const ownWorkDir = options.workDir === undefined;
-  const workDir = options.workDir ?? (await mkdtemp(join(tmpdir(), 'mesoskit-local-')));
+  const workDir = options.workDir ?? (await mkdtemp(join(tempRoot(), 'mesoskit-local-')));
 
   const masterOptions: LocalMasterOptions = {
     ...(options.host !== undefined && { host: options.host }),
@@ -226,7 +226,14 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
     }),
     logger,
   };
-  let master = await LocalMaster.start(masterOptions);
+  let master: LocalMaster;
+  try {
+    master = await LocalMaster.start(masterOptions);
+  } catch (err) {
+    // E.g. invalid master options or a port in use: the temp dir made above goes too.
+    if (ownWorkDir) await rm(workDir, { recursive: true, force: true });
+    throw err;
+  }
   const masterUrl = master.url;
   const agentOptions = (i: number): Omit<LocalAgentOptions, 'master'> => ({
     ...(options.host !== undefined && { host: options.host }),

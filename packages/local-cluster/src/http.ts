@@ -4,7 +4,8 @@
  * without a trailing newline, accepted calls are `202` with `Content-Length: 0`, streams are
  * chunked with exactly one RecordIO record per chunk.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { encodeRecord, MEDIA_TYPES, type MesosEncoding, type MessageCodec } from '@mesoskit/protocol';
 
 /** Largest request body accepted (Mesos accepts at least 12 MB; a bigger one gets 413). */
@@ -38,7 +39,23 @@ export function readBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<
  */
 export function writeHead(res: ServerResponse, status: number, headers: Record<string, string>): void {
   res.sendDate = false;
-  res.writeHead(status, { Date: new Date().toUTCString(), ...headers });
+  const flat = ['Date', httpDate()];
+  for (const name in headers) flat.push(name, headers[name]!);
+  res.writeHead(status, flat);
+}
+
+let dateSecond = Number.NaN;
+let dateText = '';
+
+/** The `Date` header's value (RFC 7231 form), formatted once per second. */
+export function httpDate(): string {
+  const now = Date.now();
+  const second = Math.floor(now / 1000);
+  if (second !== dateSecond) {
+    dateSecond = second;
+    dateText = new Date(second * 1000).toUTCString();
+  }
+  return dateText;
 }
 
 /** Sends a plain-text response the way libprocess does. */
@@ -59,7 +76,8 @@ export function sendText(
 
 /** `202 Accepted` with an empty body. */
 export function sendAccepted(res: ServerResponse): void {
-  writeHead(res, 202, { 'Content-Length': '0' });
+  res.sendDate = false;
+  res.writeHead(202, ['Date', httpDate(), 'Content-Length', '0']);
   res.end();
 }
 
@@ -217,4 +235,101 @@ export class RecordIOResponse {
   onClose(fn: () => void): void {
     this.#res.once('close', fn);
   }
+}
+
+// ------------------------------------------------------------------ write coalescing
+
+interface Chunk {
+  chunk: Buffer | string;
+  encoding: BufferEncoding;
+}
+
+/** What node's `net.Socket` implements of the `Writable` contract (not in its typings). */
+interface RawSocket {
+  _write(chunk: Buffer | string, encoding: BufferEncoding, cb: (err?: Error | null) => void): void;
+  _writev(chunks: Chunk[], cb: (err?: Error | null) => void): void;
+  _final(cb: (err?: Error | null) => void): void;
+  _destroy(err: Error | null, cb: (err: Error | null) => void): void;
+  _handle: unknown;
+}
+
+/** Sockets with writes waiting, in the order of their latest write. */
+const waiting = new Set<Coalescer>();
+let flushScheduled = false;
+
+function flushAll(): void {
+  flushScheduled = false;
+  const sockets = [...waiting];
+  waiting.clear();
+  for (const c of sockets) c.flush();
+}
+
+/**
+ * Holds a socket's writes until the end of the event loop iteration and then writes them with
+ * one `writev`: the RecordIO records of a stream sent in one iteration, and the answers to
+ * pipelined calls, leave in one system call (each loopback write costs a wakeup of the reader,
+ * the largest cost of the cluster under load). The bytes are the same: every record still has
+ * its own HTTP chunk, every response its own head. Sockets are flushed in the order of their
+ * latest write, so a call's answer leaves after the events it caused on the stream.
+ */
+class Coalescer {
+  readonly #socket: Socket;
+  readonly #raw: RawSocket;
+  readonly #writev: RawSocket['_writev'];
+  #queue: Chunk[] = [];
+
+  constructor(socket: Socket) {
+    this.#socket = socket;
+    const raw = socket as unknown as RawSocket;
+    this.#raw = raw;
+    this.#writev = raw._writev;
+    const final = raw._final;
+    const destroy = raw._destroy;
+    raw._write = (chunk, encoding, cb) => {
+      this.#queue.push({ chunk, encoding });
+      this.#schedule();
+      cb();
+    };
+    raw._writev = (chunks, cb) => {
+      for (const c of chunks) this.#queue.push({ chunk: c.chunk, encoding: c.encoding });
+      this.#schedule();
+      cb();
+    };
+    // What was written goes out before the socket ends or closes.
+    raw._final = (cb) => {
+      this.flush();
+      final.call(socket, cb);
+    };
+    raw._destroy = (err, cb) => {
+      this.flush();
+      destroy.call(socket, err, cb);
+    };
+  }
+
+  #schedule(): void {
+    waiting.delete(this);
+    waiting.add(this);
+    if (!flushScheduled) {
+      flushScheduled = true;
+      setImmediate(flushAll);
+    }
+  }
+
+  flush(): void {
+    waiting.delete(this);
+    const chunks = this.#queue;
+    if (chunks.length === 0) return;
+    this.#queue = [];
+    if (!this.#raw._handle) return;
+    this.#writev.call(this.#socket, chunks, (err) => {
+      if (err) this.#socket.destroy(err);
+    });
+  }
+}
+
+/** Coalesces the writes of every connection `server` accepts (see `Coalescer`). */
+export function coalesceWrites(server: Server): void {
+  server.on('connection', (socket: Socket) => {
+    new Coalescer(socket);
+  });
 }

@@ -5,11 +5,11 @@
  * everything it runs, as a Mesos agent does after a master failover.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Logger, silentLogger } from '@mesoskit/protocol';
 import { HttpMasterLink } from './agent/http-master.js';
 import { LocalAgent, type LocalAgentOptions } from './agent/index.js';
+import { tempRoot } from './temp-dir.js';
 
 export interface RemoteAgentOptions extends Omit<LocalAgentOptions, 'master' | 'workDir'> {
   /** The master's base URL, e.g. `http://127.0.0.1:5050`. */
@@ -36,7 +36,7 @@ const MAX_BACKOFF_MS = 2000;
 export async function startRemoteAgent(options: RemoteAgentOptions): Promise<RemoteAgent> {
   const logger: Logger = options.logger ?? silentLogger;
   const ownWorkDir = options.workDir === undefined;
-  const workDir = options.workDir ?? (await mkdtemp(join(tmpdir(), 'mesoskit-agent-')));
+  const workDir = options.workDir ?? (await mkdtemp(join(tempRoot(), 'mesoskit-agent-')));
   let agent: LocalAgent | undefined;
   let stopped = false;
   let reconnecting: Promise<void> | undefined;

@@ -15,7 +15,7 @@ import {
   parseResources,
   silentLogger,
 } from '@mesoskit/protocol';
-import { RecordIOResponse, sendText } from '../http.js';
+import { coalesceWrites, RecordIOResponse, sendText } from '../http.js';
 import { randomId, randomUuidBytes } from '../ids.js';
 import type { AgentApi, AgentRegistration, AgentTask, MasterApi, RunTaskRequest } from '../link.js';
 import { Checkpoint, type RecoveredState } from './checkpoint.js';
@@ -182,6 +182,7 @@ export class LocalAgent implements AgentApi {
       }
       agent.#route(req, res);
     });
+    coalesceWrites(server);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(options.port ?? 0, host, () => {
@@ -615,6 +616,8 @@ export class LocalAgent implements AgentApi {
     framework.terminating = true;
     this.#updates.removeFramework(frameworkId);
     this.#checkpoint.removeFramework(this.#agentId, frameworkId);
+    const prefix = streamKeyOf(frameworkId, '');
+    for (const key of this.#locations.keys()) if (key.startsWith(prefix)) this.#locations.delete(key);
     for (const executor of framework.executors.values())
       this.shutdownExecutor(frameworkId, executor.executorId);
     if (framework.executors.size === 0) this.#frameworks.delete(frameworkId);
@@ -623,9 +626,13 @@ export class LocalAgent implements AgentApi {
   acknowledge(frameworkId: string, taskId: string, uuid: Uint8Array): void {
     if (this.#partitioned) return;
     if (!this.#updates.acknowledge(frameworkId, taskId, uuid)) return;
-    const where = this.#locations.get(streamKeyOf(frameworkId, taskId));
-    if (where)
+    const key = streamKeyOf(frameworkId, taskId);
+    const where = this.#locations.get(key);
+    if (where) {
       this.#checkpoint.ack(this.#agentId, frameworkId, where.executorId, where.containerId, taskId, uuid);
+      // The terminal update was acknowledged (its stream is gone): nothing more is written.
+      if (!this.#updates.has(frameworkId, taskId)) this.#locations.delete(key);
+    }
   }
 
   ping(): void {

@@ -20,6 +20,7 @@
  *                                            {"update": TaskStatus} or {"ack": "<uuid hex>"}
  * ```
  *
+ * A removed framework's tree is moved to `meta/trash/` at once and deleted in the background.
  * Files hold JSON (bytes as `{"$bytes": base64}`, 64-bit integers as `{"$int64": "…"}`), not
  * Mesos' protobuf, and are written synchronously, so an update is on disk before the executor
  * gets `ACKNOWLEDGED` (as Mesos checkpoints before acknowledging). Unreadable or partial files
@@ -34,10 +35,12 @@ import {
   readdirSync,
   readFileSync,
   readlinkSync,
+  renameSync,
   rmSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
+import { rm, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { mesos } from '@mesoskit/protocol';
 import { fromWireJson, toWireJson } from '../wire.js';
@@ -78,6 +81,8 @@ const hex = (uuid: Uint8Array | undefined): string => (uuid ? Buffer.from(uuid).
 
 export class Checkpoint {
   readonly #root: string;
+  /** `<agentId>/<frameworkId>` → the `framework.info` record last written. */
+  readonly #frameworks = new Map<string, string>();
 
   /** `workDir` is the agent's work dir; the checkpoint lives in `<workDir>/meta/slaves`. */
   constructor(workDir: string) {
@@ -178,10 +183,18 @@ export class Checkpoint {
     replaceLink(join(this.#root, 'latest'), agentId);
   }
 
+  /**
+   * Writes `framework.info` (the agent calls this for every task it runs, as Mesos does); an
+   * unchanged info already written by this agent is not written again.
+   */
   framework(agentId: string, info: mesos.v1.FrameworkInfo): void {
+    const key = `${agentId}/${info.id!.value}`;
+    const record = encodeRecord(info);
+    if (this.#frameworks.get(key) === record) return;
     const dir = join(this.#root, agentId, 'frameworks', info.id!.value);
     mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, 'framework.info'), encodeRecord(info));
+    writeFileSync(join(dir, 'framework.info'), record);
+    this.#frameworks.set(key, record);
   }
 
   /** A new executor run (before its process starts). */
@@ -242,8 +255,7 @@ export class Checkpoint {
     status: mesos.v1.TaskStatus,
   ): void {
     const dir = this.#taskDir(agentId, frameworkId, executorId, containerId, status.task_id.value);
-    if (!existsSync(dir)) return;
-    appendFileSync(join(dir, 'task.updates'), `${encodeRecord({ update: status })}\n`);
+    appendRecord(join(dir, 'task.updates'), `${encodeRecord({ update: status })}\n`);
   }
 
   ack(
@@ -255,13 +267,27 @@ export class Checkpoint {
     uuid: Uint8Array,
   ): void {
     const dir = this.#taskDir(agentId, frameworkId, executorId, containerId, taskId);
-    if (!existsSync(dir)) return;
-    appendFileSync(join(dir, 'task.updates'), `${encodeRecord({ ack: hex(uuid) })}\n`);
+    appendRecord(join(dir, 'task.updates'), `${encodeRecord({ ack: hex(uuid) })}\n`);
   }
 
   /** The framework was torn down: nothing of it is to be recovered. */
   removeFramework(agentId: string, frameworkId: string): void {
-    rmSync(join(this.#root, agentId, 'frameworks', frameworkId), { recursive: true, force: true });
+    this.#frameworks.delete(`${agentId}/${frameworkId}`);
+    const dir = join(this.#root, agentId, 'frameworks', frameworkId);
+    // Moved out of the tree at once (recovery no longer sees it), deleted in the background:
+    // a framework that ran many tasks leaves many directories.
+    const trash = join(this.#root, '..', 'trash');
+    const target = join(trash, `${frameworkId}-${randomBytes(4).toString('hex')}`);
+    try {
+      mkdirSync(trash, { recursive: true });
+      renameSync(dir, target);
+    } catch {
+      rmSync(dir, { recursive: true, force: true });
+      return;
+    }
+    rm(target, { recursive: true, force: true })
+      .then(() => rmdir(trash))
+      .catch(() => {});
   }
 
   #executorDir(agentId: string, frameworkId: string, executorId: string): string {
@@ -307,6 +333,15 @@ function readJson<T>(path: string): T | undefined {
     return decodeRecord<T>(text);
   } catch {
     return undefined;
+  }
+}
+
+/** Appends to a task's `task.updates`; nothing if the task's directory is gone (removed framework). */
+function appendRecord(path: string, record: string): void {
+  try {
+    appendFileSync(path, record);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
 }
 

@@ -155,6 +155,11 @@ export class StatusUpdateManager {
     return this.#streams.get(streamKey(frameworkId, taskId))?.received.has(hex(uuid)) ?? false;
   }
 
+  /** Whether the task has a stream (it is deleted once its terminal update is acknowledged). */
+  has(frameworkId: string, taskId: string): boolean {
+    return this.#streams.has(streamKey(frameworkId, taskId));
+  }
+
   /** The updates of a task not yet acknowledged, head first. */
   pending(frameworkId: string, taskId: string): readonly mesos.v1.TaskStatus[] {
     return this.#streams.get(streamKey(frameworkId, taskId))?.pending ?? [];

@@ -52,6 +52,9 @@ export function refuseMs(filters: mesos.v1.Filters | undefined): number {
   return Math.min(s, MAX) * 1000;
 }
 
+/** Cycles kept for the `allocation_run_ms` statistics (Mesos' timers keep a window too). */
+const TIMING_WINDOW = 1000;
+
 export class Allocator {
   readonly #host: AllocatorHost;
   readonly #intervalMs: number;
@@ -61,6 +64,9 @@ export class Allocator {
   #lastRun = Number.NEGATIVE_INFINITY;
   #cycle = 0;
   #stopped = false;
+  /** Durations (ms) of the latest cycles, oldest first (at most `TIMING_WINDOW`). */
+  #durations: number[] = [];
+  #runs = 0;
 
   constructor(host: AllocatorHost, intervalMs: number, logger: Logger) {
     this.#host = host;
@@ -110,10 +116,44 @@ export class Allocator {
     );
   }
 
-  /** Runs one allocation cycle now. */
+  /**
+   * Cycle timings, as Mesos' `allocator/mesos/allocation_runs` and the
+   * `allocator/mesos/allocation_run_ms` timer (the latest cycle, and statistics over the latest
+   * `TIMING_WINDOW` cycles). Only cycles with at least one subscribed framework count.
+   */
+  metrics(): Record<string, number> {
+    const sorted = [...this.#durations].sort((a, b) => a - b);
+    const at = (p: number): number => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0;
+    const metrics: Record<string, number> = {
+      'allocator/mesos/allocation_runs': this.#runs,
+      'allocator/mesos/allocation_run_ms': this.#durations.at(-1) ?? 0,
+    };
+    if (sorted.length > 0) {
+      metrics['allocator/mesos/allocation_run_ms/count'] = sorted.length;
+      metrics['allocator/mesos/allocation_run_ms/min'] = sorted[0]!;
+      metrics['allocator/mesos/allocation_run_ms/max'] = sorted.at(-1)!;
+      metrics['allocator/mesos/allocation_run_ms/p50'] = at(0.5);
+      metrics['allocator/mesos/allocation_run_ms/p90'] = at(0.9);
+      metrics['allocator/mesos/allocation_run_ms/p99'] = at(0.99);
+    }
+    return metrics;
+  }
+
+  /** Runs one allocation cycle now (timed, offers sent included). */
   allocate(): void {
     const frameworks = this.#host.activeFrameworks();
     if (frameworks.length === 0) return;
+    const start = performance.now();
+    try {
+      this.#allocate(frameworks);
+    } finally {
+      this.#runs++;
+      this.#durations.push(performance.now() - start);
+      if (this.#durations.length > TIMING_WINDOW) this.#durations.shift();
+    }
+  }
+
+  #allocate(frameworks: FrameworkEntry[]): void {
     const cycle = this.#cycle++;
     const batches = new Map<FrameworkEntry, Allocation[]>();
     let k = 0;

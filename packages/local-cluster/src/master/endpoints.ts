@@ -18,6 +18,8 @@ export interface EndpointHost {
   frameworks: ReadonlyMap<string, FrameworkEntry>;
   completed: ReadonlyMap<string, CompletedFramework>;
   counters: Readonly<Record<string, number>>;
+  /** The allocator's figures (`allocator/mesos/…`), for `/metrics/snapshot`. */
+  allocatorMetrics(): Record<string, number>;
   now(): number;
 }
 
@@ -179,7 +181,29 @@ function metrics(host: EndpointHost): Record<string, number> {
     'master/offers_declined': host.counters.offersDeclined ?? 0,
     'master/offers_rescinded': host.counters.offersRescinded ?? 0,
     'master/tasks_launched': host.counters.tasksLaunched ?? 0,
+    ...host.allocatorMetrics(),
+    ...frameworkMetrics(frameworks),
   };
+}
+
+/**
+ * Mesos' per-framework metrics (`master/frameworks/<percent-encoded name>/<id>/…`): `subscribed`,
+ * `tasks/active/<state>` (gauges), and the counters that are not zero (Mesos lists every call,
+ * event, operation type and terminal state, zeros included).
+ */
+function frameworkMetrics(frameworks: readonly FrameworkEntry[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const fw of frameworks) {
+    const prefix = `master/frameworks/${encodeURIComponent(fw.info.name)}/${fw.id}/`;
+    out[`${prefix}subscribed`] = fw.subscription ? 1 : 0;
+    for (const [name, value] of fw.counters ?? []) out[prefix + name] = value;
+    for (const task of fw.tasks.values()) {
+      if (task.released) continue;
+      const key = `${prefix}tasks/active/${task.state.toLowerCase()}`;
+      out[key] = (out[key] ?? 0) + 1;
+    }
+  }
+  return out;
 }
 
 /** Serves every non-scheduler path. */

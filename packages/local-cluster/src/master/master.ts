@@ -18,7 +18,7 @@ import {
   subtractResources,
   validateResources,
 } from '@mesoskit/protocol';
-import { RecordIOResponse, sendAccepted, sendOk, sendText } from '../http.js';
+import { coalesceWrites, RecordIOResponse, sendAccepted, sendOk, sendText } from '../http.js';
 import { IdGenerator, randomId } from '../ids.js';
 import type {
   AgentApi,
@@ -36,6 +36,7 @@ import { handleEndpoint } from './endpoints.js';
 import {
   type AgentEntry,
   type CompletedFramework,
+  countFor,
   type FrameworkEntry,
   frameworkRoles,
   hasCapability,
@@ -60,6 +61,18 @@ type Call = mesos.v1.scheduler.Call;
 type Event = mesos.v1.scheduler.Event;
 type Resource = mesos.v1.Resource;
 type TaskStatus = mesos.v1.TaskStatus;
+
+/** Per-framework counter names of the hot call and event types, made once. */
+const CALL_COUNTERS: Partial<Record<string, string>> = {
+  ACCEPT: 'calls/accept',
+  ACKNOWLEDGE: 'calls/acknowledge',
+  DECLINE: 'calls/decline',
+};
+const EVENT_COUNTERS: Partial<Record<string, string>> = {
+  UPDATE: 'events/update',
+  OFFERS: 'events/offers',
+  HEARTBEAT: 'events/heartbeat',
+};
 
 /** The version the master reports (`MasterInfo.version`, `/version`). */
 export const MESOS_VERSION = '1.12.0';
@@ -187,6 +200,7 @@ export class LocalMaster implements MasterApi {
   async #listen(): Promise<void> {
     const server = createServer((req, res) => this.#route(req, res));
     server.keepAliveTimeout = 60_000;
+    coalesceWrites(server);
     this.#server = server;
     const host = this.#options.host ?? '127.0.0.1';
     await new Promise<void>((resolve, reject) => {
@@ -303,6 +317,7 @@ export class LocalMaster implements MasterApi {
       frameworks: this.#frameworks,
       completed: this.#completed,
       counters: this.#counters,
+      allocatorMetrics: () => this.#allocator.metrics(),
       now: this.#now,
     };
   }
@@ -313,7 +328,13 @@ export class LocalMaster implements MasterApi {
     const sub = framework.subscription;
     if (!sub) return false;
     try {
-      return sub.stream.send(schedulerEvent.encode(event, sub.stream.encoding));
+      const sent = sub.stream.send(schedulerEvent.encode(event, sub.stream.encoding));
+      if (sent) {
+        countFor(framework, 'events');
+        const type = event.type ?? 'UNKNOWN';
+        countFor(framework, EVENT_COUNTERS[type] ?? `events/${type.toLowerCase()}`);
+      }
+      return sent;
     } catch (err) {
       this.#logger.error('failed to encode event', { error: String(err), type: event.type });
       return false;
@@ -550,6 +571,7 @@ export class LocalMaster implements MasterApi {
       offers.push(offer);
       this.#counters.offersSent++;
     }
+    countFor(framework, 'offers/sent', offers.length);
     this.#send(framework, { type: 'OFFERS', offers: { offers } });
   }
 
@@ -584,6 +606,7 @@ export class LocalMaster implements MasterApi {
     this.#removeOffer(offer);
     this.#counters.offersRescinded++;
     const framework = this.#frameworks.get(offer.frameworkId);
+    if (framework) countFor(framework, 'offers/rescinded');
     if (framework) this.#send(framework, { type: 'RESCIND', rescind: { offer_id: { value: offer.id } } });
     this.#allocator.schedule();
   }
@@ -598,6 +621,9 @@ export class LocalMaster implements MasterApi {
   ): void {
     // Every call but UPDATE_FRAMEWORK answers 202, after its effects: events it causes (e.g. a
     // master-generated UPDATE) reach the stream before the response, as with Mesos.
+    countFor(framework, 'calls');
+    const type = call.type ?? 'UNKNOWN';
+    countFor(framework, CALL_COUNTERS[type] ?? `calls/${type.toLowerCase()}`);
     switch (call.type) {
       case 'UPDATE_FRAMEWORK':
         this.#updateFramework(framework, call.update_framework!, res, principal);
@@ -671,6 +697,7 @@ export class LocalMaster implements MasterApi {
       if (!offer || offer.frameworkId !== framework.id) continue;
       this.#removeOffer(offer);
       this.#counters.offersDeclined++;
+      countFor(framework, 'offers/declined');
       this.#allocator.addFilter(
         framework,
         { agentId: offer.agentId, role: offer.role, resources: offer.resources },
@@ -734,7 +761,10 @@ export class LocalMaster implements MasterApi {
       this.#removeOffer(offer);
     }
     this.#counters.offersAccepted += offers.length;
+    countFor(framework, 'offers/accepted', offers.length);
     for (const operation of operations) {
+      countFor(framework, 'operations');
+      countFor(framework, `operations/${(operation.type ?? 'UNKNOWN').toLowerCase()}`);
       if (operation.type === 'LAUNCH') pool = this.#launch(framework, agent, role, operation, pool);
       else if (operation.type === 'LAUNCH_GROUP')
         pool = this.#launchGroup(framework, agent, role, operation, pool);
@@ -1380,7 +1410,19 @@ export class LocalMaster implements MasterApi {
       if (task.statuses.at(-1)?.state !== status.state) {
         task.statuses.push({ state: status.state, timestamp: status.timestamp ?? this.#timestamp() });
       }
-      if (isTerminalTaskState(status.state) || status.state === 'TASK_UNREACHABLE') this.#releaseTask(task);
+      if (isTerminalTaskState(status.state) || status.state === 'TASK_UNREACHABLE') {
+        if (!task.released && isTerminalTaskState(status.state)) {
+          countFor(framework, `tasks/terminal/${status.state.toLowerCase()}`);
+          this.#logger.info('task terminal', {
+            frameworkId: framework.id,
+            taskId: status.task_id.value,
+            agentId,
+            state: status.state,
+            ...(status.reason ? { reason: status.reason } : {}),
+          });
+        }
+        this.#releaseTask(task);
+      }
     }
     if (!framework.subscription) return;
     if (task && task.agentId === agentId) {

@@ -110,6 +110,18 @@ export interface FrameworkEntry {
   recovered?: boolean;
   reregisteredTime?: number;
   unregisteredTime?: number;
+  /**
+   * Mesos' per-framework counters, by name under the framework's metric prefix (`calls/accept`,
+   * `events/update`, `offers/sent`, `tasks/terminal/task_finished`, …); see `/metrics/snapshot`.
+   */
+  counters?: Map<string, number>;
+}
+
+/** Adds `n` to a per-framework counter. */
+export function countFor(framework: FrameworkEntry, name: string, n = 1): void {
+  framework.counters ??= new Map();
+  const counters = framework.counters;
+  counters.set(name, (counters.get(name) ?? 0) + n);
 }
 
 export interface CompletedFramework {

@@ -317,6 +317,25 @@ describe('other endpoints (capture 13)', () => {
     expect(JSON.parse(r.body)['master/elected']).toBe(1);
   });
 
+  it('/metrics/snapshot times the allocation cycles (allocator/mesos/allocation_run_ms)', async () => {
+    master = await startMaster();
+    const metrics = async () =>
+      JSON.parse((await rawRequest(master!.url, { method: 'GET', path: '/metrics/snapshot' })).body);
+    // No framework, no cycle.
+    expect((await metrics())['allocator/mesos/allocation_runs']).toBe(0);
+    await FakeAgent.register(master);
+    const s = await session(master.url, frameworkInfo());
+    await s.stream.offers();
+    const m = await metrics();
+    expect(m['allocator/mesos/allocation_runs']).toBeGreaterThanOrEqual(1);
+    expect(m['allocator/mesos/allocation_run_ms/count']).toBe(m['allocator/mesos/allocation_runs']);
+    expect(m['allocator/mesos/allocation_run_ms']).toBeGreaterThanOrEqual(0);
+    expect(m['allocator/mesos/allocation_run_ms/p50']).toBeLessThanOrEqual(
+      m['allocator/mesos/allocation_run_ms/max'],
+    );
+    s.stream.close();
+  });
+
   it('/master/state and /state list frameworks, tasks and agents', async () => {
     master = await startMaster();
     const agent = await FakeAgent.register(master);

@@ -58,6 +58,65 @@ function executorUpdate(
 }
 
 describe('status updates', () => {
+  it('per-framework counters in /metrics/snapshot, under Mesos names', async () => {
+    const { s, agent } = await withTask('t1', frameworkInfo({ name: 'my fw' }));
+    const metrics = async (): Promise<Record<string, number>> =>
+      JSON.parse((await rawRequest(master!.url, { method: 'GET', path: '/metrics/snapshot' })).body);
+    const prefix = `master/frameworks/my%20fw/${s.frameworkId}/`;
+    let m = await metrics();
+    expect(m[`${prefix}subscribed`]).toBe(1);
+    expect(m[`${prefix}tasks/active/task_staging`]).toBe(1);
+    expect(m[`${prefix}offers/sent`]).toBeGreaterThanOrEqual(1);
+    expect(m[`${prefix}offers/accepted`]).toBe(1);
+    expect(m[`${prefix}operations`]).toBe(1);
+    expect(m[`${prefix}operations/launch`]).toBe(1);
+    expect(m[`${prefix}calls/accept`]).toBe(1);
+    const finished = executorUpdate(agent, s.frameworkId, 't1', 'TASK_FINISHED');
+    await s.stream.update('t1');
+    await s.call({
+      type: 'ACKNOWLEDGE',
+      acknowledge: { agent_id: { value: agent.agentId }, task_id: { value: 't1' }, uuid: finished.uuid! },
+    });
+    m = await metrics();
+    expect(m[`${prefix}tasks/active/task_staging`]).toBeUndefined();
+    expect(m[`${prefix}tasks/terminal/task_finished`]).toBe(1);
+    expect(m[`${prefix}calls/acknowledge`]).toBe(1);
+    expect(m[`${prefix}calls`]).toBe(2);
+    expect(m[`${prefix}events/update`]).toBe(1);
+    const byType = Object.entries(m).filter(([k]) => k.startsWith(`${prefix}events/`));
+    expect(byType.map(([k]) => k.slice(prefix.length))).toContain('events/subscribed');
+    expect(m[`${prefix}events`]).toBe(byType.reduce((n, [, v]) => n + v, 0));
+    s.stream.close();
+  });
+
+  it('the master logs its main events at info level, a task reaching a terminal state once', async () => {
+    const lines: [string, Record<string, unknown> | undefined][] = [];
+    const ignore = (): void => {};
+    const info = (message: string, meta?: Record<string, unknown>): void => {
+      lines.push([message, meta]);
+    };
+    master = await startMaster({
+      logger: { trace: ignore, debug: ignore, info, warn: ignore, error: ignore },
+    });
+    const agent = await FakeAgent.register(master);
+    const s = await session(master.url, frameworkInfo());
+    const [offer] = await s.stream.offers();
+    await s.launch(offer!.id.value, [commandTask('t1', agent.agentId)]);
+    await agent.waitFor('runTask');
+    executorUpdate(agent, s.frameworkId, 't1', 'TASK_FAILED');
+    executorUpdate(agent, s.frameworkId, 't1', 'TASK_FAILED');
+    expect(lines.map(([message]) => message)).toEqual(
+      expect.arrayContaining(['agent registered', 'framework subscribed']),
+    );
+    expect(lines.filter(([message]) => message === 'task terminal')).toEqual([
+      [
+        'task terminal',
+        { frameworkId: s.frameworkId, taskId: 't1', agentId: agent.agentId, state: 'TASK_FAILED' },
+      ],
+    ]);
+    s.stream.close();
+  });
+
   it('are forwarded as sent; ACKNOWLEDGE goes to the agent; the task is forgotten after its terminal ack', async () => {
     const { s, agent } = await withTask();
     const running = executorUpdate(agent, s.frameworkId, 't1', 'TASK_RUNNING');
