@@ -134,8 +134,13 @@ async function sandboxes(cluster: LocalCluster, name: string): Promise<string[]>
   return (await Promise.all(cluster.agents.map((a) => sandboxFiles(a.workDir, name)))).flat();
 }
 
-/** Files called `name` under an agent's work dir (none when the agent never ran an executor). */
-async function sandboxFiles(dir: string, name: string): Promise<string[]> {
+/**
+ * Files called `name` in the sandboxes under an agent's work dir (none when the agent never ran
+ * an executor). Only `slaves/`, where sandboxes live: the agent's checkpoint (`meta/`) changes
+ * under our feet (removed frameworks are deleted in the background).
+ */
+async function sandboxFiles(workDir: string, name: string): Promise<string[]> {
+  const dir = join(workDir, 'slaves');
   if (!existsSync(dir)) return [];
   const entries = await readdir(dir, { recursive: true, withFileTypes: true });
   return entries
