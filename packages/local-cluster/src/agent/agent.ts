@@ -628,10 +628,23 @@ export class LocalAgent implements AgentApi {
     if (!this.#updates.acknowledge(frameworkId, taskId, uuid)) return;
     const key = streamKeyOf(frameworkId, taskId);
     const where = this.#locations.get(key);
+    const done = !this.#updates.has(frameworkId, taskId);
     if (where) {
       this.#checkpoint.ack(this.#agentId, frameworkId, where.executorId, where.containerId, taskId, uuid);
       // The terminal update was acknowledged (its stream is gone): nothing more is written.
-      if (!this.#updates.has(frameworkId, taskId)) this.#locations.delete(key);
+      if (done) this.#locations.delete(key);
+    }
+    if (done) {
+      // Forget the task: a long-lived executor runs many, and keeping each would grow without
+      // bound. As Mesos, only the ids of the last completed tasks are kept (to drop updates
+      // that still come for them).
+      for (const executor of this.#frameworks.get(frameworkId)?.executors.values() ?? []) {
+        const record = executor.tasks.get(taskId);
+        if (record !== undefined && isTerminalTaskState(record.state)) {
+          executor.tasks.delete(taskId);
+          executor.rememberCompleted(taskId);
+        }
+      }
     }
   }
 
@@ -1038,7 +1051,7 @@ export class LocalAgent implements AgentApi {
       });
     };
     const record = executor.tasks.get(taskId);
-    if (record && isTerminalTaskState(record.state)) {
+    if ((record && isTerminalTaskState(record.state)) || executor.completed(taskId)) {
       ack();
       return;
     }

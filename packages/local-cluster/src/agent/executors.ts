@@ -33,6 +33,9 @@ export interface Termination {
   message: string;
 }
 
+/** Completed task ids an executor remembers (Mesos: 200 completed tasks per executor). */
+export const MAX_COMPLETED_TASKS = 1000;
+
 export class Executor {
   readonly frameworkId: string;
   readonly executorId: string;
@@ -43,6 +46,8 @@ export class Executor {
   readonly commandTask: mesos.v1.TaskInfo | undefined;
   state: ExecutorState = 'REGISTERING';
   readonly tasks = new Map<string, TaskRecord>();
+  /** Ids of the last tasks completed and acknowledged, forgotten from `tasks` (bounded). */
+  readonly #completed = new Set<string>();
   readonly queue: QueuedLaunch[] = [];
   /** Recovered after an agent restart and not yet re-subscribed. */
   recovered = false;
@@ -121,5 +126,18 @@ export class Executor {
   closeStream(): void {
     this.stream?.end();
     this.stream = undefined;
+  }
+
+  /** Remembers a completed task's id (the last {@link MAX_COMPLETED_TASKS} only). */
+  rememberCompleted(taskId: string): void {
+    this.#completed.add(taskId);
+    if (this.#completed.size > MAX_COMPLETED_TASKS) {
+      const oldest = this.#completed.values().next().value;
+      if (oldest !== undefined) this.#completed.delete(oldest);
+    }
+  }
+
+  completed(taskId: string): boolean {
+    return this.#completed.has(taskId);
   }
 }
