@@ -28,6 +28,8 @@ import {
 /** `n` runs, scaled by MESOSKIT_PROPERTY_RUNS (relative to its default of 200) for the full hostile run. */
 const scaledRuns = (n: number): number =>
   Math.max(1, Math.round((n * (Number(process.env.MESOSKIT_PROPERTY_RUNS) || 200)) / 200));
+/** A vitest timeout for `n` scaled runs: 20 s plus 1 ms a run. */
+const scaledTimeout = (n: number): number => 20_000 + scaledRuns(n);
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -919,50 +921,54 @@ describe('decoding hostile input', () => {
     }
   });
 
-  it('random bytes never throw anything but EnvelopeError (property)', () => {
-    const check = (bytes: Uint8Array) => {
-      for (const decode of decoders) {
+  it(
+    'random bytes never throw anything but EnvelopeError (property)',
+    () => {
+      const check = (bytes: Uint8Array) => {
+        for (const decode of decoders) {
+          try {
+            decode(bytes);
+          } catch (err) {
+            if (!(err instanceof EnvelopeError)) throw err;
+          }
+        }
         try {
-          decode(bytes);
+          decodeMsgpack(bytes);
         } catch (err) {
           if (!(err instanceof EnvelopeError)) throw err;
         }
-      }
-      try {
-        decodeMsgpack(bytes);
-      } catch (err) {
-        if (!(err instanceof EnvelopeError)) throw err;
-      }
-    };
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 64 }), check), { numRuns: scaledRuns(3000) });
-    // Random bytes after a valid header reach the payload decoder more often.
-    const heads = [
-      LAUNCH_HEAD,
-      [0x93, 0x01, 0xc3],
-      [0x93, 0x01, 0xc2],
-      [0x94, 0x01, 0xa7, ...utf8.encode('message'), 0xc0],
-    ];
-    fc.assert(
-      fc.property(fc.constantFrom(...heads), fc.uint8Array({ maxLength: 48 }), (head, tail) =>
-        check(mp(head, tail)),
-      ),
-      { numRuns: scaledRuns(3000) },
-    );
-    // Mutations of a valid envelope: flipped bytes and cuts.
-    fc.assert(
-      fc.property(
-        fc.array(fc.tuple(fc.nat(valid.length - 1), fc.integer({ min: 0, max: 255 })), {
-          minLength: 1,
-          maxLength: 4,
-        }),
-        (flips) => {
-          const bytes = valid.slice();
-          for (const [at, value] of flips) bytes[at] = value;
-          check(bytes);
-        },
-      ),
-      { numRuns: scaledRuns(3000) },
-    );
-    expect(Object.prototype).not.toHaveProperty('polluted');
-  });
+      };
+      fc.assert(fc.property(fc.uint8Array({ maxLength: 64 }), check), { numRuns: scaledRuns(3000) });
+      // Random bytes after a valid header reach the payload decoder more often.
+      const heads = [
+        LAUNCH_HEAD,
+        [0x93, 0x01, 0xc3],
+        [0x93, 0x01, 0xc2],
+        [0x94, 0x01, 0xa7, ...utf8.encode('message'), 0xc0],
+      ];
+      fc.assert(
+        fc.property(fc.constantFrom(...heads), fc.uint8Array({ maxLength: 48 }), (head, tail) =>
+          check(mp(head, tail)),
+        ),
+        { numRuns: scaledRuns(3000) },
+      );
+      // Mutations of a valid envelope: flipped bytes and cuts.
+      fc.assert(
+        fc.property(
+          fc.array(fc.tuple(fc.nat(valid.length - 1), fc.integer({ min: 0, max: 255 })), {
+            minLength: 1,
+            maxLength: 4,
+          }),
+          (flips) => {
+            const bytes = valid.slice();
+            for (const [at, value] of flips) bytes[at] = value;
+            check(bytes);
+          },
+        ),
+        { numRuns: scaledRuns(3000) },
+      );
+      expect(Object.prototype).not.toHaveProperty('polluted');
+    },
+    scaledTimeout(3000),
+  );
 });
