@@ -19,6 +19,9 @@ const RUNS = (() => {
 })();
 
 /** Launch data that must not run a handler: each case says what it is. */
+/** Hostile launches of the first test: 600 by default. */
+const LAUNCHES = Math.max(1, Math.round((3 * 200 * RUNS) / 200));
+
 const hostileData: fc.Arbitrary<{ what: string; data: Uint8Array }> = fc.oneof(
   fc.uint8Array({ maxLength: 256 }).map((data) => ({ what: 'random bytes', data })),
   fc.anything({ maxDepth: 3 }).map((v) => {
@@ -63,29 +66,33 @@ const hostileData: fc.Arbitrary<{ what: string; data: Uint8Array }> = fc.oneof(
 );
 
 describe('hostile launch data', () => {
-  it('every hostile LAUNCH ends TASK_FAILED with a reason; the executor keeps serving', async () => {
-    const { agent, executor } = await start();
-    let n = 0;
-    await fc.assert(
-      fc.asyncProperty(hostileData, async ({ what, data }) => {
-        const id = `h${++n}`;
-        agent.send({ type: 'LAUNCH', launch: { task: taskInfo(id, data) } });
-        const status = await agent.waitForUpdate(id, 'TASK_FAILED');
-        expect(status.message, what).toBeTruthy();
-        expect(status.reason, what).toBeDefined();
-        const env = decodeResultEnvelope(status.data!);
-        expect(env.ok, what).toBe(false);
-        if (!env.ok) expect(env.failure.retryable, what).toBe(false);
-        agent.ack(status);
-      }),
-      { numRuns: Math.max(1, Math.round((3 * 200 * RUNS) / 200)) },
-    );
-    // Still alive and serving: a good task finishes.
-    agent.launch('good', { task: 'test.echo', taskVersion: 1, attempt: 1, input: { text: 'still here' } });
-    const ok = await agent.waitForUpdate('good', 'TASK_FINISHED');
-    expect(decodeResultEnvelope(ok.data!)).toMatchObject({ ok: true, output: { text: 'still here' } });
-    expect(executor.stats().running).toBe(0);
-  }, 120_000);
+  it(
+    'every hostile LAUNCH ends TASK_FAILED with a reason; the executor keeps serving',
+    async () => {
+      const { agent, executor } = await start();
+      let n = 0;
+      await fc.assert(
+        fc.asyncProperty(hostileData, async ({ what, data }) => {
+          const id = `h${++n}`;
+          agent.send({ type: 'LAUNCH', launch: { task: taskInfo(id, data) } });
+          const status = await agent.waitForUpdate(id, 'TASK_FAILED');
+          expect(status.message, what).toBeTruthy();
+          expect(status.reason, what).toBeDefined();
+          const env = decodeResultEnvelope(status.data!);
+          expect(env.ok, what).toBe(false);
+          if (!env.ok) expect(env.failure.retryable, what).toBe(false);
+          agent.ack(status);
+        }),
+        { numRuns: LAUNCHES },
+      );
+      // Still alive and serving: a good task finishes.
+      agent.launch('good', { task: 'test.echo', taskVersion: 1, attempt: 1, input: { text: 'still here' } });
+      const ok = await agent.waitForUpdate('good', 'TASK_FINISHED');
+      expect(decodeResultEnvelope(ok.data!)).toMatchObject({ ok: true, output: { text: 'still here' } });
+      expect(executor.stats().running).toBe(0);
+    },
+    30_000 + LAUNCHES * 5,
+  );
 
   it('a huge string input within the limit runs; over the executor limit it fails with a reason', async () => {
     const { agent } = await start({ maxLaunchBytes: 1024 * 1024 });
