@@ -169,6 +169,7 @@ export const schedulerCases: AsyncBenchCase[] = [
           'p50-ms': times.length > 0 ? percentile(times, 50) : Number.NaN,
           'p99-ms': times.length > 0 ? percentile(times, 99) : Number.NaN,
           measured: times.length,
+          stalls,
         };
       });
     },
