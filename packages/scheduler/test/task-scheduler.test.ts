@@ -348,6 +348,45 @@ describe('TaskScheduler against a fake master', () => {
     expect(s.counters().messagesUndecodable).toBe(1);
   });
 
+  it('launches into a small offer where its executor runs, and starts a new one when the master no longer counts it', async () => {
+    const s = await connect({ retry: { maxAttempts: 1 } });
+    const first = s.submit(echo, { text: 'one' });
+    sendOffers(offer('a'));
+    const [t1] = launched(await master.waitForCall('ACCEPT'));
+    sendUpdate(update(t1!, 'TASK_RUNNING'));
+    sendUpdate(finished(t1!, { text: 'one' }));
+    await first.result();
+    // What the finished task freed: room for the task, none for another executor.
+    const second = s.submit(echo, { text: 'two' });
+    sendOffers(offer('a', 'cpus:0.5;mem:64'));
+    const [t2] = launched(await nthCall('ACCEPT', 2));
+    expect(t2!.executor?.executor_id.value).toBe('mesoskit');
+    sendUpdate(finished(t2!, { text: 'two' }));
+    await expect(second.result()).resolves.toEqual({ text: 'two' });
+    // The executor died and the master knows before we do: it charges a new executor, which
+    // does not fit, and refuses the task. Not an attempt (maxAttempts is 1): requeued, and the
+    // next launch starts a new executor with room for it.
+    const third = s.submit(echo, { text: 'three' });
+    sendOffers(offer('a', 'cpus:0.5;mem:64'));
+    const [t3] = launched(await nthCall('ACCEPT', 3));
+    expect(t3!.executor?.executor_id.value).toBe('mesoskit');
+    sendUpdate(
+      update(t3!, 'TASK_ERROR', {
+        source: 'SOURCE_MASTER',
+        reason: 'REASON_TASK_INVALID',
+        message:
+          'Total resources cpus(allocated: *):0.6; mem(allocated: *):128 required by task and its executor is more than available cpus(allocated: *):0.5; mem(allocated: *):64',
+      }),
+    );
+    sendOffers(offer('a'));
+    const [t4] = launched(await nthCall('ACCEPT', 4));
+    expect(t4!.executor?.executor_id.value).toBe('mesoskit.1');
+    expect(t4!.task_id.value).toBe(`${third.taskId}.2`);
+    sendUpdate(finished(t4!, { text: 'three' }));
+    await expect(third.result()).resolves.toEqual({ text: 'three' });
+    expect(s.counters()).toMatchObject({ retries: 0, launchesRequeued: 1 });
+  });
+
   it('requeues the tasks of an ACCEPT the master refused', async () => {
     let refused = false;
     master.respond = (req) => {

@@ -93,6 +93,11 @@ export interface TaskSchedulerCounters {
   acceptCalls: number;
   /** ACCEPT calls that failed (their tasks went back to the queue). */
   acceptsFailed: number;
+  /**
+   * Launches the master refused because the executor they were sent to had ended (we had not
+   * heard yet): requeued for a new executor, not counted as attempts.
+   */
+  launchesRequeued: number;
   offersReceived: number;
   offersDeclined: number;
   offersRescinded: number;
@@ -150,6 +155,8 @@ interface Attempt {
   readonly mesosTaskId: string;
   readonly agentId: string;
   readonly executorId: string;
+  /** Launched on an executor we believed running (no room was kept for a new one). */
+  readonly reusedExecutor: boolean;
   running: boolean;
 }
 
@@ -181,6 +188,9 @@ const LOST_STATES = new Set([
 ]);
 
 const NO_EXECUTORS: ReadonlySet<string> = new Set();
+
+/** The start of the master's TASK_ERROR text when a task and its executor do not fit. */
+const DOES_NOT_FIT = / required by task and its executor is more than available /;
 
 /** States of a task that still runs (or is about to). */
 const ALIVE_STATES = new Set(['TASK_STAGING', 'TASK_STARTING', 'TASK_RUNNING']);
@@ -263,6 +273,7 @@ export class TaskScheduler implements AsyncDisposable {
     launches: 0,
     acceptCalls: 0,
     acceptsFailed: 0,
+    launchesRequeued: 0,
     offersReceived: 0,
     offersDeclined: 0,
     offersRescinded: 0,
@@ -747,14 +758,15 @@ export class TaskScheduler implements AsyncDisposable {
     const agents: (AgentCapacity & { offers: Offer[] })[] = [];
     for (const [agentId, offers] of byAgent) {
       const first = offers[0]!;
+      const running = this.#executors.get(agentId);
       agents.push({
         agentId,
         hostname: first.hostname,
         attributes: first.attributes ?? [],
         available: offeredScalars(offers),
-        // Always room for the executor, once per agent and round, even when ours runs there:
-        // the master may already know it died (and charge a new one) before we hear of it.
-        executors: NO_EXECUTORS,
+        // No room for an executor we believe running there. The master may already know it
+        // died and charge a new one: that launch comes back TASK_ERROR and is requeued.
+        executors: running === undefined ? NO_EXECUTORS : new Set(running.keys()),
         offers,
       });
     }
@@ -824,6 +836,7 @@ export class TaskScheduler implements AsyncDisposable {
     const attempts: Attempt[] = [];
     for (const run of runs) {
       let slot = slots.get(run.executor.name);
+      const reusedExecutor = slot !== undefined;
       if (slot === undefined) {
         const key = `${agentId}/${run.executor.name}`;
         const generation = this.#generations.get(key) ?? 0;
@@ -850,6 +863,7 @@ export class TaskScheduler implements AsyncDisposable {
         mesosTaskId,
         agentId,
         executorId: slot.executorId,
+        reusedExecutor,
         running: false,
       };
       run.current = attempt;
@@ -1035,8 +1049,22 @@ export class TaskScheduler implements AsyncDisposable {
     this.#releaseExecutor(attempt);
     if (status.reason === 'REASON_EXECUTOR_TERMINATED')
       this.#executorGone(attempt.agentId, attempt.executorId);
+    const executorNotCounted = attempt.reusedExecutor && this.#executorNotCounted(status);
+    if (executorNotCounted) this.#executorGone(attempt.agentId, attempt.executorId);
     if (stale || run.state === 'settled') return;
     run.current = undefined;
+    if (executorNotCounted) {
+      // Packed without room for the executor, but the master no longer counts it (it ended
+      // and we have not heard yet): not an attempt; the next one starts a new executor.
+      this.#log.debug('executor gone before the launch; requeueing', {
+        taskId: run.id,
+        executorId: attempt.executorId,
+      });
+      this.#counters.launchesRequeued++;
+      run.attempts--;
+      this.#enqueue(run, true);
+      return;
+    }
     if (
       state === 'TASK_FINISHED' ||
       (state === 'TASK_FAILED' && status.data !== undefined && status.data.length > 0)
@@ -1057,6 +1085,16 @@ export class TaskScheduler implements AsyncDisposable {
       source: status.source,
     });
     this.#failed(run, attempt, status, lost);
+  }
+
+  /** The master refused a launch because the task and a new executor did not fit the offers. */
+  #executorNotCounted(status: TaskStatus): boolean {
+    return (
+      status.state === 'TASK_ERROR' &&
+      status.source === 'SOURCE_MASTER' &&
+      status.reason === 'REASON_TASK_INVALID' &&
+      DOES_NOT_FIT.test(status.message ?? '')
+    );
   }
 
   #onResult(run: Run, attempt: Attempt, status: TaskStatus): void {
