@@ -211,6 +211,64 @@ describe('backpressure on the event stream', () => {
   });
 });
 
+describe('callbacks', () => {
+  it('run in event order: an async callback holds back later events; one that throws is logged and the next still runs', async () => {
+    const m = await fakeMaster();
+    const log = capturingLogger();
+    const client = await connect(m, { logger: log.logger });
+    const events = client.events()[Symbol.asyncIterator]();
+    const seen: string[] = [];
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let started!: () => void;
+    const firstStarted = new Promise<void>((resolve) => {
+      started = resolve;
+    });
+    client.on('rescind', async (id) => {
+      seen.push(`rescind ${id} start`);
+      started();
+      if (id === 'o-1') await held;
+      seen.push(`rescind ${id} end`);
+    });
+    client.on('rescind', (id) => {
+      if (id === 'o-2') throw new Error('boom');
+    });
+    const allSeen = new Promise<void>((resolve) =>
+      client.on('update', (status) => {
+        seen.push(`update ${status.task_id.value}`);
+        if (status.task_id.value === 't-2') resolve();
+      }),
+    );
+    const update = (id: string): SchedulerEvent => ({
+      type: 'UPDATE',
+      update: { status: { task_id: { value: id }, state: 'TASK_RUNNING', source: 'SOURCE_MASTER' } },
+    });
+    m.last.send({ type: 'RESCIND', rescind: { offer_id: { value: 'o-1' } } });
+    m.last.send(update('t-1'));
+    m.last.send({ type: 'RESCIND', rescind: { offer_id: { value: 'o-2' } } });
+    m.last.send(update('t-2'));
+    await within('the first rescind callback to start', 5000, firstStarted);
+    // Every event has arrived (events() sees them as they are read): none overtook the first.
+    for (let n = 0; n < 4; n++) await within(`event ${n + 1} of 4`, 5000, events.next());
+    expect(seen).toEqual(['rescind o-1 start']);
+    release();
+    await within('the update callbacks', 5000, allSeen);
+    expect(seen).toEqual([
+      'rescind o-1 start',
+      'rescind o-1 end',
+      'update t-1',
+      'rescind o-2 start',
+      'rescind o-2 end',
+      'update t-2',
+    ]);
+    expect(log.entries.find((e) => e.message === 'listener failed')?.meta).toMatchObject({
+      event: 'rescind',
+    });
+  });
+});
+
 describe('reconcileOnResubscribe', () => {
   it("'implicit' (default): an implicit RECONCILE follows every resumed SUBSCRIBED, not a new framework's", async () => {
     const m = await fakeMaster();

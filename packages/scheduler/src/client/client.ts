@@ -87,6 +87,9 @@ interface Stream {
 /** The master's ERROR message for a framework id that was torn down or timed out. */
 const FRAMEWORK_REMOVED = 'Framework has been removed';
 
+const isThenable = (value: unknown): value is PromiseLike<unknown> =>
+  typeof (value as PromiseLike<unknown> | undefined)?.then === 'function';
+
 function offerIds(ids: readonly (string | mesos.v1.OfferID)[]): mesos.v1.OfferID[] {
   return ids.map((id) => (typeof id === 'string' ? { value: id } : id));
 }
@@ -129,6 +132,7 @@ export class MesosSchedulerClient implements AsyncDisposable {
    * millisecond) wait until `connect()`'s caller had the chance to register callbacks.
    */
   #openGate!: () => void;
+  #gateOpen = false;
   /** The call connection per master origin (normally just the leader's). */
   readonly #pipelines = new Map<string, CallPipeline>();
   #cachedCallHeaders: { streamId: string; headers: Record<string, string> } | undefined;
@@ -166,7 +170,10 @@ export class MesosSchedulerClient implements AsyncDisposable {
       this.#closedResolve = resolve;
     });
     this.#dispatching = new Promise((resolve) => {
-      this.#openGate = resolve;
+      this.#openGate = () => {
+        this.#gateOpen = true;
+        resolve();
+      };
     });
   }
 
@@ -746,43 +753,81 @@ export class MesosSchedulerClient implements AsyncDisposable {
     }
   }
 
-  /** Runs listeners in event order; the next event's listeners start after these settled. */
+  /**
+   * Runs listeners in event order; the next event's listeners start after these settled. When
+   * nothing is pending, they run at once, and only a listener that returns a promise makes the
+   * following events wait (no promise per event for synchronous listeners).
+   */
   #dispatch<E extends EventName>(
     name: E,
     arg: Parameters<SchedulerClientEvents[E]>[0],
     after?: (ok: boolean) => Promise<void> | void,
   ): void {
-    this.#pendingDispatches++;
-    this.#dispatching = this.#dispatching.then(async () => {
-      try {
-        await this.#runListeners(name, arg, after);
-      } finally {
+    if (this.#pendingDispatches === 0 && this.#gateOpen) {
+      // Counted while running: an event dispatched by a listener queues behind this one.
+      this.#pendingDispatches++;
+      const pending = this.#runListeners(name, arg, after);
+      if (pending === undefined) {
         this.#pendingDispatches--;
-        this.#flow();
+        return;
       }
-    });
+      const done = pending.finally(() => this.#dispatched());
+      this.#dispatching = this.#dispatching.then(() => done);
+      return;
+    }
+    this.#pendingDispatches++;
+    this.#dispatching = this.#dispatching
+      .then(() => this.#runListeners(name, arg, after))
+      .finally(() => this.#dispatched());
   }
 
-  async #runListeners<E extends EventName>(
+  #dispatched(): void {
+    this.#pendingDispatches--;
+    this.#flow();
+  }
+
+  /** Runs the listeners, then `after`; a promise only if one of them did not finish at once. */
+  #runListeners<E extends EventName>(
     name: E,
     arg: Parameters<SchedulerClientEvents[E]>[0],
     after?: (ok: boolean) => Promise<void> | void,
-  ): Promise<void> {
-    const listeners = [...(this.#listeners.get(name) ?? [])];
-    const results = await Promise.allSettled(
-      listeners.map(async (fn) => (fn as (a: typeof arg) => unknown)(arg)),
-    );
+  ): Promise<void> | undefined {
+    const set = this.#listeners.get(name);
     let ok = true;
-    for (const r of results) {
-      if (r.status === 'rejected') {
-        ok = false;
-        this.#log.error('listener failed', { event: name, error: errorOf(r.reason) });
+    const failed = (err: unknown): void => {
+      ok = false;
+      this.#log.error('listener failed', { event: name, error: errorOf(err) });
+    };
+    let waits: Promise<unknown>[] | undefined;
+    if (set !== undefined && set.size > 0) {
+      // A copy when several: a listener may add or remove listeners.
+      for (const fn of set.size === 1 ? set : [...set]) {
+        try {
+          const result = (fn as (a: typeof arg) => unknown)(arg);
+          if (isThenable(result)) {
+            waits ??= [];
+            waits.push(Promise.resolve(result).catch(failed));
+          }
+        } catch (err) {
+          failed(err);
+        }
       }
     }
-    try {
-      await after?.(ok);
-    } catch (err) {
+    if (waits === undefined) return this.#runAfter(name, after, ok);
+    return Promise.all(waits).then(() => this.#runAfter(name, after, ok));
+  }
+
+  #runAfter(name: EventName, after: ((ok: boolean) => Promise<void> | void) | undefined, ok: boolean) {
+    if (after === undefined) return undefined;
+    const warn = (err: unknown): void => {
       this.#log.warn('after-listener step failed', { event: name, error: errorOf(err) });
+    };
+    try {
+      const result = after(ok);
+      return isThenable(result) ? Promise.resolve(result).catch(warn) : undefined;
+    } catch (err) {
+      warn(err);
+      return undefined;
     }
   }
 
@@ -810,7 +855,7 @@ export class MesosSchedulerClient implements AsyncDisposable {
   }
 
   #dispatchUpdate(status: TaskStatus): void {
-    this.#dispatch('update', status, async (ok) => {
+    this.#dispatch('update', status, (ok) => {
       if (this.options.ack !== 'auto' || status.uuid === undefined || status.agent_id === undefined) return;
       if (!ok) {
         this.#log.warn('update listener failed; not acknowledging (Mesos will resend)', {

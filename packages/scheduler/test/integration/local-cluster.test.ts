@@ -147,13 +147,16 @@ describe('MesosSchedulerClient on the local cluster', () => {
         frameworkIdStore: fileFrameworkIdStore(path),
       });
       const frameworkId = first.frameworkId!;
+      // Listening before anything else is awaited: callbacks see events from SUBSCRIBED on
+      // only when registered right after connect() (the first offer follows within ms).
+      const offered = firstOffer(first);
       expect(await fileFrameworkIdStore(path).load()).toBe(frameworkId);
       const running = new Promise<void>((resolve) =>
         first.on('update', (status) => {
           if (status.state === 'TASK_RUNNING') resolve();
         }),
       );
-      const offer = await firstOffer(first);
+      const offer = await offered;
       await first.launch(
         [offer.id],
         [
