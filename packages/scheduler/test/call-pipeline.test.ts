@@ -112,6 +112,29 @@ describe('CallPipeline', () => {
     q.close();
   });
 
+  it('times a call from when it was made: answered calls do not make a later one fail early', async () => {
+    const heads: string[] = [];
+    let answer = true;
+    const url = await listen(
+      net.createServer((socket) =>
+        socket.on('data', (chunk: Buffer) => {
+          heads.push(chunk.toString('latin1').split('\r\n\r\n')[0]!);
+          if (answer) socket.write('HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n');
+        }),
+      ),
+    );
+    const p = pipelineFor(url, 300);
+    const first = { 'Mesos-Stream-Id': 's1' };
+    await expect(p.post(Buffer.from('1'), first)).resolves.toMatchObject({ status: 202 });
+    // The timer armed for the first call is still running: the second call's own 300 ms count.
+    answer = false;
+    const t0 = Date.now();
+    await expect(p.post(Buffer.from('2'), { 'Mesos-Stream-Id': 's2' })).rejects.toThrow(/no response/);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(290);
+    expect(heads.map((h) => /mesos-stream-id: (\w+)/i.exec(h)?.[1])).toEqual(['s1', 's2']);
+    p.close();
+  });
+
   it('drops the connection on a malformed response instead of crashing', async () => {
     const url = await listen(
       net.createServer((socket) => socket.on('data', () => socket.write('garbage\r\n\r\n'))),

@@ -31,6 +31,7 @@ export interface CallPipelineOptions {
 }
 
 interface Pending {
+  /** The whole request, head and body. */
   bytes: Buffer;
   resolve: (response: CallResponse) => void;
   reject: (err: Error) => void;
@@ -58,7 +59,11 @@ export class CallPipeline {
   /** Responses completed on the current connection (a reused connection may have been closed idle). */
   #answered = 0;
   #closed = false;
+  /** Fires at the oldest pending call's deadline (or later: it checks again, see `#armTimer`). */
   #timer: NodeJS.Timeout | undefined;
+  /** The request head up to `Content-Length` for the latest per-call headers object. */
+  #lastHeaders: Record<string, string> | undefined;
+  #lastHead = '';
   // Response parser state.
   #buf: Buffer = Buffer.alloc(0);
   #status = 0;
@@ -79,13 +84,16 @@ export class CallPipeline {
     this.#head = head;
   }
 
-  /** POSTs `body` with `headers` (on top of the constant ones); resolves with the response. */
-  post(body: Uint8Array, headers: Record<string, string> = {}): Promise<CallResponse> {
+  /**
+   * POSTs `body` with `headers` (on top of the constant ones); resolves with the response. Pass
+   * the same `headers` object for every call that has the same headers: its text is reused.
+   */
+  post(body: Uint8Array, headers?: Record<string, string>): Promise<CallResponse> {
     if (this.#closed) return Promise.reject(new Error('the call connection is closed'));
-    let head = this.#head;
-    for (const [k, v] of Object.entries(headers)) head += `${k}: ${v}\r\n`;
-    head += `Content-Length: ${body.byteLength}\r\n\r\n`;
-    const bytes = Buffer.concat([Buffer.from(head, 'latin1'), body]);
+    const head = `${this.#headFor(headers)}Content-Length: ${body.byteLength}\r\n\r\n`;
+    const bytes = Buffer.allocUnsafe(head.length + body.byteLength);
+    bytes.write(head, 0, 'latin1');
+    bytes.set(body, head.length);
     return new Promise((resolve, reject) => {
       this.#pending.push({
         bytes,
@@ -97,8 +105,19 @@ export class CallPipeline {
       });
       this.#out.push(bytes);
       this.#scheduleFlush();
-      this.#armTimer();
+      if (this.#timer === undefined) this.#armTimer();
     });
+  }
+
+  #headFor(headers: Record<string, string> | undefined): string {
+    if (headers === undefined) return this.#head;
+    if (headers !== this.#lastHeaders) {
+      let head = this.#head;
+      for (const [k, v] of Object.entries(headers)) head += `${k}: ${v}\r\n`;
+      this.#lastHeaders = headers;
+      this.#lastHead = head;
+    }
+    return this.#lastHead;
   }
 
   /** Rejects every pending call and closes the connection. Idempotent. */
@@ -124,7 +143,10 @@ export class CallPipeline {
     const socket = this.#socket ?? this.#connect();
     const out = this.#out;
     this.#out = [];
-    for (const p of this.#pending) p.written = true;
+    // What `out` holds is the tail of the pending calls.
+    for (let i = this.#pending.length - out.length; i < this.#pending.length; i++) {
+      this.#pending[i]!.written = true;
+    }
     socket.write(out.length === 1 ? out[0]! : Buffer.concat(out));
   }
 
@@ -184,6 +206,10 @@ export class CallPipeline {
     this.#armTimer();
   }
 
+  /**
+   * Arms the one timer for the oldest pending call's deadline. Not re-armed per call or per
+   * response: when it fires early (that call was answered), it arms itself for the next.
+   */
   #armTimer(): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;
@@ -191,6 +217,13 @@ export class CallPipeline {
     if (first === undefined || this.#closed) return;
     this.#timer = setTimeout(
       () => {
+        this.#timer = undefined;
+        const oldest = this.#pending[0];
+        if (oldest === undefined) return;
+        if (oldest.deadline > Date.now()) {
+          this.#armTimer();
+          return;
+        }
         const socket = this.#socket;
         const error = new CallTimeoutError(this.url.host, this.#options.timeoutMs);
         // Responses come in order: the connection is of no use past a lost one.
@@ -273,7 +306,6 @@ export class CallPipeline {
     this.#partial = this.#buf.length > 0;
     this.#answered++;
     const p = this.#pending.shift();
-    this.#armTimer();
     if (p === undefined) throw new Error('a response nobody asked for');
     p.resolve(response);
     return this.#buf.length > 0;

@@ -22,7 +22,7 @@ import {
   type TaskStatus,
 } from '@mesoskit/protocol';
 import { AsyncQueue } from './async-queue.js';
-import { CallPipeline } from './call-pipeline.js';
+import { CallPipeline, type CallResponse } from './call-pipeline.js';
 import { MesosHttpError, NotSubscribedError, SubscriptionLostError } from './errors.js';
 import type { FrameworkIdStore } from './framework-id-store.js';
 import { post, readText } from './http.js';
@@ -135,6 +135,8 @@ export class MesosSchedulerClient implements AsyncDisposable {
   #gateOpen = false;
   /** The call connection per master origin (normally just the leader's). */
   readonly #pipelines = new Map<string, CallPipeline>();
+  /** The pipeline of the URL used last (the leader's, nearly always). */
+  #lastPipeline: { url: URL; pipeline: CallPipeline } | undefined;
   #cachedCallHeaders: { streamId: string; headers: Record<string, string> } | undefined;
   #lastEventAt = 0;
   #heartbeatMs: number | undefined;
@@ -468,25 +470,25 @@ export class MesosSchedulerClient implements AsyncDisposable {
     );
     const started = this.options.debug ? performance.now() : 0;
     if (this.options.debug) this.#log.trace('call sent', { type, bytes: body.byteLength });
-    let status: number;
-    let text: string;
+    let response: CallResponse;
     try {
-      ({ status, text } = await this.#post(body, streamId));
+      response = await this.#post(body, streamId);
     } catch (err) {
       if (this.options.debug) this.#log.trace('call failed', { type, error: errorOf(err) });
       if (this.#closed)
         throw new NotSubscribedError(`${type} interrupted: the client closed`, { cause: err });
       throw err;
     }
+    const { status } = response;
     if (this.options.debug) {
       this.#log.trace('call answered', {
         type,
         status,
-        bytes: Buffer.byteLength(text),
+        bytes: response.body.byteLength,
         ms: Math.round((performance.now() - started) * 1000) / 1000,
       });
     }
-    if (status !== expected) throw new MesosHttpError(type, status, text);
+    if (status !== expected) throw new MesosHttpError(type, status, response.body.toString('utf8'));
   }
 
   /** The per-stream header of every call (one object per stream, not per call). */
@@ -507,13 +509,11 @@ export class MesosSchedulerClient implements AsyncDisposable {
   }
 
   /** POSTs a call on the leader's pipeline, following 307s (scheme-less `Location` included). */
-  async #post(body: Uint8Array, streamId: string): Promise<{ status: number; text: string }> {
+  async #post(body: Uint8Array, streamId: string): Promise<CallResponse> {
     let url = this.#leader;
     for (let hop = 0; ; hop++) {
       const res = await this.#pipeline(url).post(body, this.#callHeaders(streamId));
-      if (res.status !== 307 || res.location === undefined || res.location === '') {
-        return { status: res.status, text: res.body.toString('utf8') };
-      }
+      if (res.status !== 307 || res.location === undefined || res.location === '') return res;
       if (hop >= this.options.maxRedirects) {
         throw new Error(
           `too many redirects (more than ${this.options.maxRedirects}), last to ${res.location}`,
@@ -524,21 +524,18 @@ export class MesosSchedulerClient implements AsyncDisposable {
   }
 
   #pipeline(url: URL): CallPipeline {
+    if (url === this.#lastPipeline?.url) return this.#lastPipeline.pipeline;
     const key = `${url.protocol}//${url.host}${url.pathname}`;
     let pipeline = this.#pipelines.get(key);
     if (pipeline === undefined) {
-      const media = MEDIA_TYPES[this.options.encoding];
       pipeline = new CallPipeline(url, {
-        headers: {
-          'Content-Type': media,
-          Accept: media,
-          ...(this.options.authorization !== undefined && { Authorization: this.options.authorization }),
-        },
+        headers: this.#headers(),
         timeoutMs: this.options.callTimeoutMs,
         ca: this.options.ca,
       });
       this.#pipelines.set(key, pipeline);
     }
+    this.#lastPipeline = { url, pipeline };
     return pipeline;
   }
 
@@ -675,7 +672,8 @@ export class MesosSchedulerClient implements AsyncDisposable {
   }
 
   #receive(event: SchedulerEvent): void {
-    this.#armWatchdog();
+    if (this.#watchdog !== undefined) this.#watchdog.refresh();
+    else this.#armWatchdog();
     if (event.type === 'SUBSCRIBED' && event.subscribed !== undefined) {
       const s = event.subscribed;
       this.#frameworkId = s.framework_id.value;
@@ -844,7 +842,7 @@ export class MesosSchedulerClient implements AsyncDisposable {
       if (buffered < highWaterMark || response === undefined || this.#pendingSubscribe !== undefined) return;
       this.#paused = true;
       response.pause();
-      clearTimeout(this.#watchdog);
+      this.#stopWatchdog();
       this.#log.debug('event buffer full, pausing the event stream', { buffered });
     } else if (buffered <= lowWaterMark) {
       this.#paused = false;
@@ -882,12 +880,19 @@ export class MesosSchedulerClient implements AsyncDisposable {
     });
   }
 
+  #stopWatchdog(): void {
+    clearTimeout(this.#watchdog);
+    this.#watchdog = undefined;
+  }
+
+  /** Starts the watchdog (again) from now. Per event it is only refreshed: no new timer. */
   #armWatchdog(): void {
     if (this.#heartbeatMs === undefined || this.#closed || this.#paused) return;
     clearTimeout(this.#watchdog);
     const limit = this.#heartbeatMs * this.options.heartbeatMissedIntervals;
     const generation = this.#generation;
     this.#watchdog = setTimeout(() => {
+      this.#watchdog = undefined;
       if (generation !== this.#generation) return;
       const silentMs = Date.now() - this.#lastEventAt;
       this.#log.warn('heartbeats missed, reconnecting', { silentMs });
@@ -905,7 +910,7 @@ export class MesosSchedulerClient implements AsyncDisposable {
     this.#generation++;
     stream.destroy();
     this.#paused = false;
-    clearTimeout(this.#watchdog);
+    this.#stopWatchdog();
     const pending = this.#pendingSubscribe;
     this.#pendingSubscribe = undefined;
     if (pending !== undefined) {
@@ -955,7 +960,7 @@ export class MesosSchedulerClient implements AsyncDisposable {
     this.#closed = true;
     this.#openGate();
     this.#closedError = error;
-    clearTimeout(this.#watchdog);
+    this.#stopWatchdog();
     clearTimeout(this.#reconnectTimer);
     this.#reconnectTimer = undefined;
     const stream = this.#stream;
@@ -969,6 +974,7 @@ export class MesosSchedulerClient implements AsyncDisposable {
     for (const pipeline of this.#pipelines.values())
       pipeline.close(new NotSubscribedError('the client closed'));
     this.#pipelines.clear();
+    this.#lastPipeline = undefined;
     this.#pushStatus({ type: 'closed', ...(error && { error }) });
     for (const queue of this.#statusQueues) queue.end();
     this.#statusQueues.clear();
