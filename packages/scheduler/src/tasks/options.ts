@@ -213,11 +213,25 @@ export function backoffDelay(retry: ResolvedRetry, next: number, random: () => n
 }
 
 /** Resolves a task's resources (definition, then override) to thousandths. */
+/** A definition's own resources, checked once. */
+const defScalars = new WeakMap<TaskDefinition<unknown, unknown>, Readonly<Scalars>>();
+
 export function taskScalars(
   def: TaskDefinition<unknown, unknown>,
   override: Partial<TaskResources> | undefined,
-): Scalars {
-  const r = { ...def.resources, ...override };
+): Readonly<Scalars> {
+  if (override === undefined) {
+    let scalars = defScalars.get(def);
+    if (scalars === undefined) {
+      scalars = Object.freeze(checkedScalars(def, def.resources));
+      defScalars.set(def, scalars);
+    }
+    return scalars;
+  }
+  return checkedScalars(def, { ...def.resources, ...override });
+}
+
+function checkedScalars(def: TaskDefinition<unknown, unknown>, r: TaskResources): Scalars {
   return {
     cpus: validScalar(`${def.name}: resources.cpus`, r.cpus),
     mem: validScalar(`${def.name}: resources.memMb`, r.memMb),

@@ -128,7 +128,7 @@ interface Run {
   readonly id: string;
   readonly def: TaskDefinition<unknown, unknown>;
   readonly input: unknown;
-  readonly resources: Scalars;
+  readonly resources: Readonly<Scalars>;
   readonly executor: NodeExecutor;
   readonly constraints: TaskConstraints | undefined;
   readonly labels: mesos.v1.Labels | undefined;
@@ -599,6 +599,11 @@ export class TaskScheduler implements AsyncDisposable {
     };
   }
 
+  /** Whether anyone listens to `run`'s events (so hot paths skip building them otherwise). */
+  #observed(run: Run): boolean {
+    return run.events !== undefined || this.#listeners.task.size > 0;
+  }
+
   #emit(run: Run, event: TaskRunEvent): void {
     run.events?.push(event);
     if (this.#listeners.task.size > 0) {
@@ -885,13 +890,14 @@ export class TaskScheduler implements AsyncDisposable {
         }),
         ...(run.labels !== undefined && { labels: run.labels }),
       });
-      this.#emit(run, {
-        type: 'launched',
-        attempt: number,
-        mesosTaskId,
-        agentId,
-        executorId: slot.executorId,
-      });
+      if (this.#observed(run))
+        this.#emit(run, {
+          type: 'launched',
+          attempt: number,
+          mesosTaskId,
+          agentId,
+          executorId: slot.executorId,
+        });
     }
     this.#counters.acceptCalls++;
     this.client
@@ -1041,7 +1047,8 @@ export class TaskScheduler implements AsyncDisposable {
       }
       if (state === 'TASK_RUNNING' && !attempt.running) {
         attempt.running = true;
-        this.#emit(run, { type: 'running', attempt: attempt.number, mesosTaskId: attempt.mesosTaskId });
+        if (this.#observed(run))
+          this.#emit(run, { type: 'running', attempt: attempt.number, mesosTaskId: attempt.mesosTaskId });
       }
       return;
     }
@@ -1219,7 +1226,7 @@ export class TaskScheduler implements AsyncDisposable {
     }
     if (outcome.ok) {
       this.#counters.succeeded++;
-      this.#emit(run, { type: 'succeeded', attempts: run.attempts });
+      if (this.#observed(run)) this.#emit(run, { type: 'succeeded', attempts: run.attempts });
       run.resolve(outcome.output);
     } else {
       if (outcome.error instanceof TaskCancelledError) this.#counters.cancelled++;
