@@ -387,6 +387,26 @@ describe('TaskScheduler against a fake master', () => {
     expect(s.counters()).toMatchObject({ retries: 0, launchesRequeued: 1 });
   });
 
+  it('never combines offers of one agent allocated to different roles (multi-role frameworks)', async () => {
+    const s = await connect({ framework: { name: 'fake-test', roles: ['x', 'y'] } });
+    const runs = [1, 2].map((i) => s.submit(echo, { text: `r${i}` }));
+    const forRole = (o: Offer, role: string): Offer => ({
+      ...o,
+      allocation_info: { role },
+      resources: o.resources.map((r) => ({ ...r, allocation_info: { role } })),
+    });
+    // Each offer holds the executor and one task; together they would hold both tasks.
+    sendOffers(forRole(offer('a', 'cpus:0.6;mem:128'), 'x'), forRole(offer('a', 'cpus:0.6;mem:128'), 'y'));
+    const accepts = [await nthCall('ACCEPT', 1), await nthCall('ACCEPT', 2)];
+    for (const a of accepts) expect(a.call.accept?.offer_ids).toHaveLength(1);
+    const tasks = accepts.flatMap(launched);
+    expect(tasks).toHaveLength(2);
+    const roles = tasks.map((t) => t.resources?.map((r) => r.allocation_info?.role));
+    expect(roles.map((r) => [...new Set(r)])).toEqual(expect.arrayContaining([['x'], ['y']]));
+    for (const t of tasks) sendUpdate(finished(t, { text: 'ok' }));
+    await within('both results', 5000, Promise.all(runs.map((r) => r.result())));
+  });
+
   it('requeues the tasks of an ACCEPT the master refused', async () => {
     let refused = false;
     master.respond = (req) => {

@@ -754,15 +754,19 @@ export class TaskScheduler implements AsyncDisposable {
 
   /** Packs queued runs into the held offers; sends one ACCEPT per agent. Returns launches. */
   #launchFromOffers(): number {
-    const byAgent = new Map<string, Offer[]>();
+    // One ACCEPT combines the offers of one agent allocated to one role (Mesos refuses offers
+    // of different roles in one ACCEPT): a multi-role framework packs each role's apart.
+    const byAgentRole = new Map<string, Offer[]>();
     for (const { offer } of this.#offers.values()) {
-      const list = byAgent.get(offer.agent_id.value);
-      if (list === undefined) byAgent.set(offer.agent_id.value, [offer]);
+      const key = `${offer.agent_id.value}\n${offer.allocation_info?.role ?? ''}`;
+      const list = byAgentRole.get(key);
+      if (list === undefined) byAgentRole.set(key, [offer]);
       else list.push(offer);
     }
     const agents: (AgentCapacity & { offers: Offer[] })[] = [];
-    for (const [agentId, offers] of byAgent) {
+    for (const offers of byAgentRole.values()) {
       const first = offers[0]!;
+      const agentId = first.agent_id.value;
       const running = this.#executors.get(agentId);
       agents.push({
         agentId,
