@@ -189,7 +189,11 @@ export class FakeAgent {
   ): Promise<ExecutorCall> {
     return new Promise((resolve, reject) => {
       const check = (): boolean => {
-        const hit = this.calls.slice(from).find((r) => pred(r.call, r));
+        let hit: RecordedCall | undefined;
+        for (let i = from; i < this.calls.length && hit === undefined; i++) {
+          const r = this.calls[i]!;
+          if (pred(r.call, r)) hit = r;
+        }
         if (!hit) return false;
         cleanup();
         resolve(hit.call);
@@ -216,12 +220,19 @@ export class FakeAgent {
   }
 
   /** Waits for the update of `taskId` in `state`; returns its status. */
-  async waitForUpdate(taskId: string, state: mesos.v1.TaskState, timeoutMs = 5000): Promise<TaskStatus> {
+  /** Waits for an UPDATE of `taskId` to `state`, among the calls from index `from` on. */
+  async waitForUpdate(
+    taskId: string,
+    state: mesos.v1.TaskState,
+    timeoutMs = 5000,
+    from = 0,
+  ): Promise<TaskStatus> {
     const call = await this.waitForCall(
       `UPDATE ${state} for ${taskId}`,
       (c) =>
         c.type === 'UPDATE' && c.update?.status.task_id.value === taskId && c.update.status.state === state,
       timeoutMs,
+      from,
     );
     return call.update!.status;
   }

@@ -21,6 +21,7 @@ const RUNS = (() => {
 /** Launch data that must not run a handler: each case says what it is. */
 /** Hostile launches of the first test: 600 by default. */
 const LAUNCHES = Math.max(1, Math.round((3 * 200 * RUNS) / 200));
+const BATCH = 10;
 
 const hostileData: fc.Arbitrary<{ what: string; data: Uint8Array }> = fc.oneof(
   fc.uint8Array({ maxLength: 256 }).map((data) => ({ what: 'random bytes', data })),
@@ -71,19 +72,26 @@ describe('hostile launch data', () => {
     async () => {
       const { agent, executor } = await start();
       let n = 0;
+      // Ten launches in flight at a time: the executor handles them concurrently, as on an agent.
       await fc.assert(
-        fc.asyncProperty(hostileData, async ({ what, data }) => {
-          const id = `h${++n}`;
-          agent.send({ type: 'LAUNCH', launch: { task: taskInfo(id, data) } });
-          const status = await agent.waitForUpdate(id, 'TASK_FAILED');
-          expect(status.message, what).toBeTruthy();
-          expect(status.reason, what).toBeDefined();
-          const env = decodeResultEnvelope(status.data!);
-          expect(env.ok, what).toBe(false);
-          if (!env.ok) expect(env.failure.retryable, what).toBe(false);
-          agent.ack(status);
+        fc.asyncProperty(fc.array(hostileData, { minLength: BATCH, maxLength: BATCH }), async (batch) => {
+          const from = agent.calls.length;
+          const launched = batch.map(({ what, data }) => {
+            const id = `h${++n}`;
+            agent.send({ type: 'LAUNCH', launch: { task: taskInfo(id, data) } });
+            return { what, id };
+          });
+          for (const { what, id } of launched) {
+            const status = await agent.waitForUpdate(id, 'TASK_FAILED', 5000, from);
+            expect(status.message, what).toBeTruthy();
+            expect(status.reason, what).toBeDefined();
+            const env = decodeResultEnvelope(status.data!);
+            expect(env.ok, what).toBe(false);
+            if (!env.ok) expect(env.failure.retryable, what).toBe(false);
+            agent.ack(status);
+          }
         }),
-        { numRuns: LAUNCHES },
+        { numRuns: Math.ceil(LAUNCHES / BATCH) },
       );
       // Still alive and serving: a good task finishes.
       agent.launch('good', { task: 'test.echo', taskVersion: 1, attempt: 1, input: { text: 'still here' } });
