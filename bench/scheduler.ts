@@ -3,9 +3,12 @@
  * `mesoskit-local` (master + agent) runs in its own process and starts the real
  * `mesoskit-executor` (built CLI) with the executor bench's handlers. One Mesos task per task.
  *
- * Figures: no-op tasks/s through `map()`; CPU per task in the scheduler (this process, with
- * the bench's own small overhead), in the local cluster and in the executor (both from /proc);
- * submit→result latency of sequential tasks with an offer held and the executor warm.
+ * Figures: no-op tasks/s through `map()` (1 and 4 agents, JSON, 1 KiB and 64 KiB inputs); CPU
+ * per task in the scheduler (this process, with the bench's own small overhead), in the local
+ * cluster and in the executors (both from /proc); tasks/s against the agent count (1, 16, 64)
+ * and against the task count (1,000 to 100,000); submit→result latency of sequential tasks, each
+ * submitted once an offer is held (warm executor), and of plain sequential submits; scheduler
+ * memory over a million-input map().
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -60,18 +63,22 @@ async function withScheduler<T>(
   }
 }
 
+/** Runs `count` no-op tasks through map(); resolves with when the first result came (hrtime). */
 async function drain(
   scheduler: TaskScheduler,
   count: number,
   concurrency: number,
   input: Uint8Array | null = null,
-): Promise<void> {
+): Promise<bigint> {
   const inputs = (function* () {
     for (let i = 0; i < count; i++) yield input;
   })();
+  let first = 0n;
   for await (const _ of scheduler.map(noop, inputs, { concurrency })) {
     // results are null; nothing to check but that each arrived
+    if (first === 0n) first = process.hrtime.bigint();
   }
+  return first;
 }
 
 const percentile = (sorted: number[], p: number): number =>
@@ -87,6 +94,8 @@ interface NoopRun {
   executorCpuUsPerTask: number;
   /** Executors (children of the cluster process) when the measured tasks had finished. */
   executors: number;
+  /** Milliseconds from the start of the measured map() to its first result. */
+  firstResultMs: number;
 }
 
 /** CPU seconds of the executors (children of the cluster process) running now. */
@@ -116,7 +125,7 @@ function noopRun(
       const cluster0 = cpuSeconds(cluster);
       const exec0 = executorCpu(cluster);
       const t0 = process.hrtime.bigint();
-      await drain(scheduler, count, CONCURRENCY, payload);
+      const first = await drain(scheduler, count, CONCURRENCY, payload);
       const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
       const cpu = process.cpuUsage(cpu0);
       const clusterCpu = cpuSeconds(cluster) - cluster0;
@@ -127,6 +136,7 @@ function noopRun(
         clusterCpuUsPerTask: (clusterCpu / count) * 1e6,
         executorCpuUsPerTask: (execCpu / count) * 1e6,
         executors: childrenOf(cluster).length,
+        firstResultMs: Number(first - t0) / 1e6,
       };
     },
     { encoding: options.encoding, cluster: options.cluster },
@@ -251,6 +261,8 @@ export const schedulerCases: AsyncBenchCase[] = [
       'tps-10k': 'tasks/s, 10,000 no-op tasks (quick: 300)',
       'tps-100k': 'tasks/s, 100,000 no-op tasks (quick: 1,000)',
       'tps-100k-vs-1k': 'tasks/s at 100,000 tasks ÷ at 1,000 (flat: ≈ 1)',
+      'first-result-ms-1k': 'ms from the start of the 1,000 tasks to their first result',
+      'first-result-ms-100k': 'ms from the start of the 100,000 tasks to their first result',
     },
     targets: { 'tps-100k-vs-1k': FLAT },
     async run(quick) {
@@ -266,6 +278,8 @@ export const schedulerCases: AsyncBenchCase[] = [
         'tps-10k': medium.tasksPerSecond,
         'tps-100k': large.tasksPerSecond,
         'tps-100k-vs-1k': large.tasksPerSecond / small.tasksPerSecond,
+        'first-result-ms-1k': small.firstResultMs,
+        'first-result-ms-100k': large.firstResultMs,
       };
     },
   },
