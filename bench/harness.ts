@@ -106,7 +106,9 @@ export function machineInfo(): Record<string, unknown> {
   };
 }
 
+/** A figure for the table: whole numbers with separators; below 10 (ratios, ms), two decimals. */
 export function formatRate(v: number): string {
+  if (Math.abs(v) < 10 && !Number.isInteger(v)) return v.toFixed(2);
   return Math.round(v).toLocaleString('en-US');
 }
 

@@ -47,7 +47,25 @@ export function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
 }
 
-export async function startCluster(): Promise<{ child: ChildProcess; url: string }> {
+/** How `startCluster()` starts mesoskit-local. */
+export interface ClusterOptions {
+  /** Agents in the cluster process. @default 1 */
+  agents?: number;
+  /** Each agent's resources (`--resources`). @default {@link DEFAULT_AGENT_RESOURCES} */
+  resources?: string;
+}
+
+export const DEFAULT_AGENT_RESOURCES = 'cpus:64;mem:65536;disk:4096;ports:[31000-32000]';
+
+/** A mesoskit-local process: its pid (master and agents; executors are its children). */
+export interface BenchCluster {
+  child: ChildProcess;
+  url: string;
+  /** SIGINT, then resolves once the process exited. */
+  stop(): Promise<void>;
+}
+
+export async function startCluster(options: ClusterOptions = {}): Promise<BenchCluster> {
   const child = spawn(
     process.execPath,
     [
@@ -58,41 +76,69 @@ export async function startCluster(): Promise<{ child: ChildProcess; url: string
       '--port',
       '0',
       '--agents',
-      '1',
+      String(options.agents ?? 1),
       '--resources',
-      'cpus:64;mem:65536;disk:4096;ports:[31000-32000]',
+      options.resources ?? DEFAULT_AGENT_RESOURCES,
     ],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /http:\/\/[\d.]+:\d+/.exec(out);
-      if (m) resolve(m[0]);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const stop = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGINT');
+    await exited;
+  };
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      child.stdout!.on('data', (d: Buffer) => {
+        out += d.toString();
+        const m = /http:\/\/[\d.]+:\d+/.exec(out);
+        if (m) resolve(m[0]);
+      });
+      child.once('exit', (code) =>
+        reject(new Error(`mesoskit-local exited (${code}) before printing its URL`)),
+      );
     });
-    child.once('exit', (code) =>
-      reject(new Error(`mesoskit-local exited (${code}) before printing its URL`)),
-    );
-  });
-  child.stdout!.resume();
-  return { child, url };
+    child.stdout!.resume();
+    return { child, url, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
 }
 
-/** Runs `total` no-op tasks; resolves with the seconds taken by the last `measured` of them. */
-async function runTasks(url: string, total: number, measured: number, pid: number) {
+/** A raw-HTTP framework (protobuf, this process): what the cases below drive Mesos with. */
+interface RawFramework {
+  /** Sends a call (the framework id added); resolves on 202. */
+  call(call: SchedulerCall): Promise<void>;
+  /** A task for the test executor (`executorId`, one per agent) with `data` as its mode. */
+  task(id: string, agentId: mesos.v1.AgentID, data: Buffer, executorId: string): mesos.v1.TaskInfo;
+  /** Ends the subscription; errors of the stream after this are not reported. */
+  close(): void;
+}
+
+/**
+ * Subscribes a framework called `name`; hands every OFFERS event to `onOffers` and every
+ * update to `onUpdate` after acknowledging it; reports a failed call or a broken subscription
+ * (before `close()`) to `onError`.
+ */
+function rawFramework(
+  url: string,
+  name: string,
+  handlers: {
+    onOffers(offers: mesos.v1.Offer[]): void;
+    onUpdate(status: mesos.v1.TaskStatus): void;
+    onError(err: unknown): void;
+  },
+): RawFramework {
   const calls = new Agent({ keepAlive: true, maxSockets: 4 });
   let streamId = '';
   let frameworkId = '';
-  let launched = 0;
-  let finished = 0;
-  let executorRunning = false;
-  let startTime = 0n;
-  let startCpu = 0;
+  let closed = false;
 
-  const post = (call: SchedulerCall): Promise<void> =>
+  const call = (c: SchedulerCall): Promise<void> =>
     new Promise((resolve, reject) => {
-      const body = schedulerCall.encode({ framework_id: { value: frameworkId }, ...call }, 'protobuf');
+      const body = schedulerCall.encode({ framework_id: { value: frameworkId }, ...c }, 'protobuf');
       const req = request(
         `${url}/api/v1/scheduler`,
         {
@@ -111,96 +157,121 @@ async function runTasks(url: string, total: number, measured: number, pid: numbe
       req.end(body);
     });
 
-  return new Promise<{ seconds: number; cpu: number }>((resolve, reject) => {
-    const onOffers = (offers: mesos.v1.Offer[]): void => {
-      for (const offer of offers) {
-        const cpus = (offer.resources ?? []).find((r) => r.name === 'cpus')?.scalar?.value ?? 0;
-        const executorCost = executorRunning ? 0 : 0.1;
-        const fit = Math.floor((cpus - executorCost) / 0.01);
-        const count = Math.max(0, Math.min(total - launched, fit));
-        const tasks: mesos.v1.TaskInfo[] = [];
-        for (let i = 0; i < count; i++) {
-          const id = `t${launched++}`;
-          tasks.push({
-            name: id,
-            task_id: { value: id },
-            agent_id: offer.agent_id,
-            resources: TASK_RESOURCES,
-            data: FINISH,
-            executor: {
-              executor_id: { value: 'bench' },
-              framework_id: { value: frameworkId },
-              command: { value: `exec node ${EXECUTOR}` },
-              resources: EXECUTOR_RESOURCES,
-            },
-          });
-        }
-        if (tasks.length > 0) executorRunning = true;
-        post({
-          type: 'ACCEPT',
-          accept: {
-            offer_ids: [offer.id],
-            operations: tasks.length > 0 ? [{ type: 'LAUNCH', launch: { task_infos: tasks } }] : [],
-            filters: { refuse_seconds: 0 },
-          },
-        }).catch(reject);
-      }
-    };
-
-    const onUpdate = (status: mesos.v1.TaskStatus): void => {
-      if (status.uuid) {
-        post({
-          type: 'ACKNOWLEDGE',
-          acknowledge: { agent_id: status.agent_id!, task_id: status.task_id, uuid: status.uuid },
-        }).catch(reject);
-      }
-      if (status.state === 'TASK_FINISHED') {
-        finished++;
-        if (finished === total - measured) {
-          startTime = process.hrtime.bigint();
-          startCpu = cpuSeconds(pid);
-        }
-        if (finished === total) {
-          const seconds = Number(process.hrtime.bigint() - startTime) / 1e9;
-          const cpu = cpuSeconds(pid) - startCpu;
-          req.destroy();
-          calls.destroy();
-          resolve({ seconds, cpu });
-        }
-      } else if (status.state !== 'TASK_RUNNING' && status.state !== 'TASK_STARTING') {
-        reject(new Error(`task ${status.task_id.value} ended ${status.state}: ${status.message}`));
-      }
-    };
-
-    const decoder = new RecordIODecoder();
-    const body = schedulerCall.encode(
-      { type: 'SUBSCRIBE', subscribe: { framework_info: { user: 'bench', name: 'bench' } } },
-      'protobuf',
-    );
-    const req = request(
-      `${url}/api/v1/scheduler`,
-      {
-        method: 'POST',
-        agent: false,
-        headers: { 'Content-Type': MEDIA_TYPES.protobuf, Accept: MEDIA_TYPES.protobuf },
-      },
-      (res) => {
-        streamId = String(res.headers['mesos-stream-id']);
-        res.on('data', (chunk: Buffer) => {
-          for (const record of decoder.push(chunk)) {
-            const event = schedulerEvent.decode(record, 'protobuf');
-            if (event.type === 'SUBSCRIBED') frameworkId = event.subscribed!.framework_id.value;
-            else if (event.type === 'OFFERS') onOffers(event.offers?.offers ?? []);
-            else if (event.type === 'UPDATE') onUpdate(event.update!.status);
+  const decoder = new RecordIODecoder();
+  const body = schedulerCall.encode(
+    { type: 'SUBSCRIBE', subscribe: { framework_info: { user: 'bench', name } } },
+    'protobuf',
+  );
+  const subscription = request(
+    `${url}/api/v1/scheduler`,
+    {
+      method: 'POST',
+      agent: false,
+      headers: { 'Content-Type': MEDIA_TYPES.protobuf, Accept: MEDIA_TYPES.protobuf },
+    },
+    (res) => {
+      streamId = String(res.headers['mesos-stream-id']);
+      res.on('data', (chunk: Buffer) => {
+        for (const record of decoder.push(chunk)) {
+          const event = schedulerEvent.decode(record, 'protobuf');
+          if (event.type === 'SUBSCRIBED') frameworkId = event.subscribed!.framework_id.value;
+          else if (event.type === 'OFFERS') handlers.onOffers(event.offers?.offers ?? []);
+          else if (event.type === 'UPDATE') {
+            const status = event.update!.status;
+            if (status.uuid) {
+              call({
+                type: 'ACKNOWLEDGE',
+                acknowledge: { agent_id: status.agent_id!, task_id: status.task_id, uuid: status.uuid },
+              }).catch(handlers.onError);
+            }
+            handlers.onUpdate(status);
           }
-        });
-      },
-    );
-    req.on('error', (err) => {
-      if (finished < total) reject(err);
-    });
-    req.end(body);
+        }
+      });
+    },
+  );
+  subscription.on('error', (err) => {
+    if (!closed) handlers.onError(err);
   });
+  subscription.end(body);
+
+  return {
+    call,
+    task: (id, agentId, data, executorId) => ({
+      name: id,
+      task_id: { value: id },
+      agent_id: agentId,
+      resources: TASK_RESOURCES,
+      data,
+      executor: {
+        executor_id: { value: executorId },
+        framework_id: { value: frameworkId },
+        command: { value: `exec node ${EXECUTOR}` },
+        resources: EXECUTOR_RESOURCES,
+      },
+    }),
+    close() {
+      closed = true;
+      subscription.destroy();
+      calls.destroy();
+    },
+  };
+}
+
+/** Runs `total` no-op tasks; resolves with the seconds taken by the last `measured` of them. */
+async function runTasks(url: string, total: number, measured: number, pid: number) {
+  let launched = 0;
+  let finished = 0;
+  let executorRunning = false;
+  let startTime = 0n;
+  let startCpu = 0;
+  let framework: RawFramework | undefined;
+  try {
+    return await new Promise<{ seconds: number; cpu: number }>((resolve, reject) => {
+      framework = rawFramework(url, 'bench', {
+        onError: reject,
+        onOffers(offers) {
+          for (const offer of offers) {
+            const cpus = (offer.resources ?? []).find((r) => r.name === 'cpus')?.scalar?.value ?? 0;
+            const executorCost = executorRunning ? 0 : 0.1;
+            const fit = Math.floor((cpus - executorCost) / 0.01);
+            const count = Math.max(0, Math.min(total - launched, fit));
+            const tasks: mesos.v1.TaskInfo[] = [];
+            for (let i = 0; i < count; i++)
+              tasks.push(framework!.task(`t${launched++}`, offer.agent_id, FINISH, 'bench'));
+            if (tasks.length > 0) executorRunning = true;
+            framework!
+              .call({
+                type: 'ACCEPT',
+                accept: {
+                  offer_ids: [offer.id],
+                  operations: tasks.length > 0 ? [{ type: 'LAUNCH', launch: { task_infos: tasks } }] : [],
+                  filters: { refuse_seconds: 0 },
+                },
+              })
+              .catch(reject);
+          }
+        },
+        onUpdate(status) {
+          if (status.state === 'TASK_FINISHED') {
+            finished++;
+            if (finished === total - measured) {
+              startTime = process.hrtime.bigint();
+              startCpu = cpuSeconds(pid);
+            }
+            if (finished === total) {
+              const seconds = Number(process.hrtime.bigint() - startTime) / 1e9;
+              resolve({ seconds, cpu: cpuSeconds(pid) - startCpu });
+            }
+          } else if (status.state !== 'TASK_RUNNING' && status.state !== 'TASK_STARTING') {
+            reject(new Error(`task ${status.task_id.value} ended ${status.state}: ${status.message}`));
+          }
+        },
+      });
+    });
+  } finally {
+    framework?.close();
+  }
 }
 
 /**
@@ -218,9 +289,6 @@ async function allocationTimes(agents: number, stages: number[], samples: number
     allocationIntervalMs: 10,
   });
   const url = cluster.masterUrl;
-  const calls = new Agent({ keepAlive: true, maxSockets: 4 });
-  let streamId = '';
-  let frameworkId = '';
   let stage = 0;
   let launched = 0;
   let running = 0;
@@ -228,28 +296,7 @@ async function allocationTimes(agents: number, stages: number[], samples: number
   let times: number[] = [];
   const medians: number[] = [];
   const perAgent = new Map<string, number>();
-  let finish = (): void => {};
-
-  const post = (call: SchedulerCall): Promise<void> =>
-    new Promise((resolve, reject) => {
-      const body = schedulerCall.encode({ framework_id: { value: frameworkId }, ...call }, 'protobuf');
-      const req = request(
-        `${url}/api/v1/scheduler`,
-        {
-          method: 'POST',
-          agent: calls,
-          headers: { 'Content-Type': MEDIA_TYPES.protobuf, 'Mesos-Stream-Id': streamId },
-        },
-        (res) => {
-          res.resume();
-          res.on('end', () =>
-            res.statusCode === 202 ? resolve() : reject(new Error(`call got ${res.statusCode}`)),
-          );
-        },
-      );
-      req.on('error', reject);
-      req.end(body);
-    });
+  let framework: RawFramework | undefined;
 
   const metrics = async (): Promise<Record<string, number>> => {
     const res = await fetch(`${url}/metrics/snapshot`);
@@ -259,12 +306,13 @@ async function allocationTimes(agents: number, stages: number[], samples: number
   try {
     return await new Promise<number[]>((resolve, reject) => {
       const decline = (offers: mesos.v1.Offer[]): Promise<void> =>
-        post({
+        framework!.call({
           type: 'DECLINE',
           decline: { offer_ids: offers.map((o) => o.id), filters: { refuse_seconds: 0 } },
         });
 
       const onOffers = async (offers: mesos.v1.Offer[]): Promise<void> => {
+        if (stage === stages.length) return;
         const target = stages[stage]!;
         if (running < target) {
           const idle: mesos.v1.Offer[] = [];
@@ -277,24 +325,10 @@ async function allocationTimes(agents: number, stages: number[], samples: number
               continue;
             }
             const tasks: mesos.v1.TaskInfo[] = [];
-            for (let i = 0; i < count; i++) {
-              const id = `a${launched++}`;
-              tasks.push({
-                name: id,
-                task_id: { value: id },
-                agent_id: offer.agent_id,
-                resources: TASK_RESOURCES,
-                data: RUN,
-                executor: {
-                  executor_id: { value: 'alloc' },
-                  framework_id: { value: frameworkId },
-                  command: { value: `exec node ${EXECUTOR}` },
-                  resources: EXECUTOR_RESOURCES,
-                },
-              });
-            }
+            for (let i = 0; i < count; i++)
+              tasks.push(framework!.task(`a${launched++}`, offer.agent_id, RUN, 'alloc'));
             perAgent.set(agentId, onAgent + count);
-            await post({
+            await framework!.call({
               type: 'ACCEPT',
               accept: {
                 offer_ids: [offer.id],
@@ -325,52 +359,19 @@ async function allocationTimes(agents: number, stages: number[], samples: number
         await decline(offers);
       };
 
-      const onUpdate = (status: mesos.v1.TaskStatus): void => {
-        if (status.uuid) {
-          post({
-            type: 'ACKNOWLEDGE',
-            acknowledge: { agent_id: status.agent_id!, task_id: status.task_id, uuid: status.uuid },
-          }).catch(reject);
-        }
-        if (status.state === 'TASK_RUNNING') running++;
-        else if (status.state !== 'TASK_STARTING') {
-          reject(new Error(`task ${status.task_id.value} ended ${status.state}: ${status.message}`));
-        }
-      };
-
-      const decoder = new RecordIODecoder();
-      const body = schedulerCall.encode(
-        { type: 'SUBSCRIBE', subscribe: { framework_info: { user: 'bench', name: 'bench-alloc' } } },
-        'protobuf',
-      );
-      const req = request(
-        `${url}/api/v1/scheduler`,
-        {
-          method: 'POST',
-          agent: false,
-          headers: { 'Content-Type': MEDIA_TYPES.protobuf, Accept: MEDIA_TYPES.protobuf },
+      framework = rawFramework(url, 'bench-alloc', {
+        onError: reject,
+        onOffers: (offers) => void onOffers(offers).catch(reject),
+        onUpdate(status) {
+          if (status.state === 'TASK_RUNNING') running++;
+          else if (status.state !== 'TASK_STARTING') {
+            reject(new Error(`task ${status.task_id.value} ended ${status.state}: ${status.message}`));
+          }
         },
-        (res) => {
-          streamId = String(res.headers['mesos-stream-id']);
-          res.on('data', (chunk: Buffer) => {
-            for (const record of decoder.push(chunk)) {
-              const event = schedulerEvent.decode(record, 'protobuf');
-              if (event.type === 'SUBSCRIBED') frameworkId = event.subscribed!.framework_id.value;
-              else if (event.type === 'OFFERS') onOffers(event.offers?.offers ?? []).catch(reject);
-              else if (event.type === 'UPDATE') onUpdate(event.update!.status);
-            }
-          });
-        },
-      );
-      req.on('error', (err) => {
-        if (stage < stages.length) reject(err);
       });
-      req.end(body);
-      finish = () => req.destroy();
     });
   } finally {
-    finish();
-    calls.destroy();
+    framework?.close();
     await cluster.stop();
   }
 }
@@ -382,13 +383,12 @@ export const localClusterCases: AsyncBenchCase[] = [
     targets: { 'cpu-us-per-task': { max: 130, text: '≤ 130 µs' } },
     async run(quick) {
       const measured = quick ? 200 : 2000;
-      const { child, url } = await startCluster();
+      const cluster = await startCluster();
       try {
-        const { seconds, cpu } = await runTasks(url, measured + 100, measured, child.pid!);
+        const { seconds, cpu } = await runTasks(cluster.url, measured + 100, measured, cluster.child.pid!);
         return { 'tasks/s': measured / seconds, 'cpu-us-per-task': (cpu / measured) * 1e6 };
       } finally {
-        child.kill('SIGINT');
-        await new Promise((r) => child.once('exit', r));
+        await cluster.stop();
       }
     },
   },

@@ -52,8 +52,20 @@ for (const c of cases) {
 const targetTexts = new Map<string, string>(
   cases.flatMap((c) => (c.targetText ? [[c.name, c.targetText]] : [])),
 );
+// A case that throws (a cluster that did not start, an offer that never came) is reported and
+// the others still run; the bench then exits non-zero.
+const failed: { name: string; error: string }[] = [];
 for (const c of endToEnd) {
-  for (const f of await measureAsync(c, { budgetMs, quick })) {
+  let measured: BenchFigure[];
+  try {
+    measured = await measureAsync(c, { budgetMs, quick });
+  } catch (err) {
+    const error = err instanceof Error ? err.message : String(err);
+    failed.push({ name: c.name, error });
+    console.error(`  ${c.name}: FAILED: ${error}`);
+    continue;
+  }
+  for (const f of measured) {
     figures.push(f);
     const key = f.name.slice(c.name.length + 1);
     const text = c.targets?.[key]?.text;
@@ -81,9 +93,11 @@ const out = join(dirname(fileURLToPath(import.meta.url)), 'results', 'latest.jso
 mkdirSync(dirname(out), { recursive: true });
 writeFileSync(
   out,
-  `${JSON.stringify({ date: new Date().toISOString(), commit, quick, machine: machineInfo(), figures }, null, 2)}\n`,
+  `${JSON.stringify({ date: new Date().toISOString(), commit, quick, machine: machineInfo(), figures, failed }, null, 2)}\n`,
 );
 console.log(`\nwrote ${out}`);
 const missed = figures.filter((f) => f.met === false);
 if (missed.length > 0)
   console.log(`${missed.length} figure(s) missed their target: ${missed.map((f) => f.name).join(', ')}`);
+for (const f of failed) console.log(`${f.name} FAILED: ${f.error}`);
+if (failed.length > 0) process.exitCode = 1;

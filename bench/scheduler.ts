@@ -3,16 +3,19 @@
  * `mesoskit-local` (master + agent) runs in its own process and starts the real
  * `mesoskit-executor` (built CLI) with the executor bench's handlers. One Mesos task per task.
  *
- * Figures: no-op tasks/s through `map()`; CPU per task in the scheduler (this process, with
- * the bench's own small overhead), in the local cluster and in the executor (both from /proc);
- * submit→result latency of sequential tasks with an offer held and the executor warm.
+ * Figures: no-op tasks/s through `map()` (1 and 4 agents, JSON, 1 KiB and 64 KiB inputs); CPU
+ * per task in the scheduler (this process, with the bench's own small overhead), in the local
+ * cluster and in the executors (both from /proc); tasks/s against the agent count (1, 16, 64)
+ * and against the task count (1,000 to 100,000); submit→result latency of sequential tasks, each
+ * submitted once an offer is held (warm executor), and of plain sequential submits; scheduler
+ * memory over a million-input map().
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { defineTask, type MesosEncoding } from '@mesoskit/protocol';
 import { nodeExecutor, TaskScheduler } from '@mesoskit/scheduler';
 import type { AsyncBenchCase } from './harness.js';
-import { cpuSeconds, startCluster } from './local-cluster.js';
+import { type ClusterOptions, cpuSeconds, startCluster } from './local-cluster.js';
 
 const EXECUTOR_CLI = fileURLToPath(new URL('../packages/executor/dist/cli.js', import.meta.url));
 const HANDLERS = fileURLToPath(new URL('../packages/executor/bench/handlers.mjs', import.meta.url));
@@ -33,12 +36,13 @@ function childrenOf(pid: number): number[] {
 
 async function withScheduler<T>(
   fn: (scheduler: TaskScheduler, pids: { cluster: number }) => Promise<T>,
-  encoding: MesosEncoding = 'protobuf',
+  options: { encoding?: MesosEncoding; cluster?: ClusterOptions } = {},
 ): Promise<T> {
-  const { child, url } = await startCluster();
+  const encoding = options.encoding ?? 'protobuf';
+  const cluster = await startCluster(options.cluster);
   try {
     const scheduler = await TaskScheduler.connect({
-      master: url,
+      master: cluster.url,
       framework: { name: 'bench' },
       encoding,
       executors: nodeExecutor({
@@ -50,32 +54,94 @@ async function withScheduler<T>(
       }),
     });
     try {
-      return await fn(scheduler, { cluster: child.pid! });
+      return await fn(scheduler, { cluster: cluster.child.pid! });
     } finally {
       await scheduler.stop({ teardown: true });
     }
   } finally {
-    child.kill('SIGINT');
-    await new Promise((r) => child.once('exit', r));
+    await cluster.stop();
   }
 }
 
+/** Runs `count` no-op tasks through map(); resolves with when the first result came (hrtime). */
 async function drain(
   scheduler: TaskScheduler,
   count: number,
   concurrency: number,
   input: Uint8Array | null = null,
-): Promise<void> {
+): Promise<bigint> {
   const inputs = (function* () {
     for (let i = 0; i < count; i++) yield input;
   })();
+  let first = 0n;
   for await (const _ of scheduler.map(noop, inputs, { concurrency })) {
     // results are null; nothing to check but that each arrived
+    if (first === 0n) first = process.hrtime.bigint();
   }
+  return first;
 }
 
 const percentile = (sorted: number[], p: number): number =>
   sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+
+/** Tasks in flight in the throughput cases (map's concurrency). */
+const CONCURRENCY = 2000;
+
+interface NoopRun {
+  tasksPerSecond: number;
+  schedulerCpuUsPerTask: number;
+  clusterCpuUsPerTask: number;
+  executorCpuUsPerTask: number;
+  /** Executors (children of the cluster process) when the measured tasks had finished. */
+  executors: number;
+  /** Milliseconds from the start of the measured map() to its first result. */
+  firstResultMs: number;
+}
+
+/** CPU seconds of the executors (children of the cluster process) running now. */
+const executorCpu = (cluster: number): number =>
+  childrenOf(cluster).reduce((sum, pid) => sum + cpuSeconds(pid), 0);
+
+/**
+ * A fresh cluster (`cluster` options) and scheduler: `warm` tasks first (executors up, JIT
+ * settled), then `count` measured tasks through map(): tasks/s and CPU per task in each process.
+ * Executor CPU is that of the executors up at the end less that of those up at the start, so
+ * an executor started during the measured tasks counts from its start.
+ */
+function noopRun(
+  count: number,
+  options: {
+    warm?: number;
+    payload?: Uint8Array | null;
+    encoding?: MesosEncoding;
+    cluster?: ClusterOptions;
+  } = {},
+): Promise<NoopRun> {
+  const payload = options.payload ?? null;
+  return withScheduler(
+    async (scheduler, { cluster }) => {
+      await drain(scheduler, options.warm ?? 200, CONCURRENCY, payload);
+      const cpu0 = process.cpuUsage();
+      const cluster0 = cpuSeconds(cluster);
+      const exec0 = executorCpu(cluster);
+      const t0 = process.hrtime.bigint();
+      const first = await drain(scheduler, count, CONCURRENCY, payload);
+      const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+      const cpu = process.cpuUsage(cpu0);
+      const clusterCpu = cpuSeconds(cluster) - cluster0;
+      const execCpu = executorCpu(cluster) - exec0;
+      return {
+        tasksPerSecond: count / seconds,
+        schedulerCpuUsPerTask: (cpu.user + cpu.system) / count,
+        clusterCpuUsPerTask: (clusterCpu / count) * 1e6,
+        executorCpuUsPerTask: (execCpu / count) * 1e6,
+        executors: childrenOf(cluster).length,
+        firstResultMs: Number(first - t0) / 1e6,
+      };
+    },
+    { encoding: options.encoding, cluster: options.cluster },
+  );
+}
 
 /** No-op tasks through map(): tasks/s and CPU per task in each process. */
 function throughputCase(
@@ -83,13 +149,14 @@ function throughputCase(
   payloadBytes: number,
   encoding: MesosEncoding,
   minTasksPerSecond: number,
+  agents = 1,
 ): AsyncBenchCase {
   const payload = payloadBytes === 0 ? null : new Uint8Array(payloadBytes).fill(7);
-  const where = `${payloadBytes === 0 ? 'no' : `${payloadBytes / 1024} KiB`} input, ${encoding}`;
+  const where = `${agents === 1 ? '1 agent' : `${agents} agents`}, ${payloadBytes === 0 ? 'no' : `${payloadBytes / 1024} KiB`} input, ${encoding}`;
   return {
     name,
     figures: {
-      'tasks/s': `tasks/s (map, 1 agent, ${where})`,
+      'tasks/s': `tasks/s (map, ${where})`,
       'scheduler-cpu-us-per-task': 'µs scheduler CPU per task',
       'cluster-cpu-us-per-task': 'µs local-cluster CPU per task',
       'executor-cpu-us-per-task': 'µs executor CPU per task',
@@ -104,71 +171,163 @@ function throughputCase(
         }),
     },
     async run(quick) {
-      const measured = quick ? 500 : 10_000;
-      return withScheduler(async (scheduler, { cluster }) => {
-        await drain(scheduler, 200, 200, payload); // warm: the executor is up, the JIT settled
-        const executors = childrenOf(cluster);
-        const cpu0 = process.cpuUsage();
-        const cluster0 = cpuSeconds(cluster);
-        const exec0 = executors.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
-        const t0 = process.hrtime.bigint();
-        await drain(scheduler, measured, 2000, payload);
-        const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-        const cpu = process.cpuUsage(cpu0);
-        const clusterCpu = cpuSeconds(cluster) - cluster0;
-        const execCpu = executors.reduce((sum, pid) => sum + cpuSeconds(pid), 0) - exec0;
-        return {
-          'tasks/s': measured / seconds,
-          'scheduler-cpu-us-per-task': (cpu.user + cpu.system) / measured,
-          'cluster-cpu-us-per-task': (clusterCpu / measured) * 1e6,
-          'executor-cpu-us-per-task': (execCpu / measured) * 1e6,
-        };
-      }, encoding);
+      // One agent keeps the 64-CPU default; more agents split 32 CPUs between them, as in
+      // scheduler.agent-scaling (room for the 2,000 tasks in flight and an executor per agent).
+      const cluster = agents === 1 ? undefined : { agents, resources: splitResources(32, agents) };
+      // With more agents the warm-up fills the cluster once, so every agent's executor is up.
+      const warm = agents === 1 ? 200 : quick ? 400 : CONCURRENCY * 2;
+      const r = await noopRun(quick ? 500 : 10_000, { warm, payload, encoding, cluster });
+      return {
+        'tasks/s': r.tasksPerSecond,
+        'scheduler-cpu-us-per-task': r.schedulerCpuUsPerTask,
+        'cluster-cpu-us-per-task': r.clusterCpuUsPerTask,
+        'executor-cpu-us-per-task': r.executorCpuUsPerTask,
+      };
     },
   };
 }
 
+/** Per-agent resources that split `cpus` CPUs (and 64 GiB) evenly between `agents` agents. */
+function splitResources(cpus: number, agents: number): string {
+  return `cpus:${cpus / agents};mem:${Math.floor(65536 / agents)};disk:4096;ports:[31000-32000]`;
+}
+
+const FLAT = { min: 0.85, max: 1.15, text: '1 ± 15 %' };
+
+/** Waits for the scheduler to hold an offer: at once if it does, else on its `offers` event. */
+function offerHeld(scheduler: TaskScheduler, timeoutMs: number, what: string): Promise<void> {
+  if (scheduler.heldOffers > 0) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const off = scheduler.on('offers', () => {
+      if (scheduler.heldOffers === 0) return;
+      clearTimeout(timer);
+      off();
+      resolve();
+    });
+    const timer = setTimeout(() => {
+      off();
+      const c = scheduler.counters();
+      reject(
+        new Error(
+          `the scheduler held no offer within ${timeoutMs} ms ${what} (offers received ${c.offersReceived}, declined ${c.offersDeclined}, suppresses ${c.suppresses}, revives ${c.revives})`,
+        ),
+      );
+    }, timeoutMs);
+  });
+}
+
 export const schedulerCases: AsyncBenchCase[] = [
   throughputCase('scheduler.noop-tasks', 0, 'protobuf', 5000),
+  throughputCase('scheduler.4-agents-noop-tasks', 0, 'protobuf', 5000, 4),
   throughputCase('scheduler.json-noop-tasks', 0, 'json', 5000),
   throughputCase('scheduler.1kib-tasks', 1024, 'protobuf', 5000),
   throughputCase('scheduler.64kib-tasks', 64 * 1024, 'protobuf', 2000),
   {
+    name: 'scheduler.agent-scaling',
+    figures: {
+      'tps-1': 'tasks/s, 1 agent (10,000 no-op tasks; quick: 300)',
+      'tps-16': 'tasks/s, 16 agents (the same 32 CPUs split between them)',
+      'tps-64': 'tasks/s, 64 agents',
+      'tps-64-vs-1': 'tasks/s with 64 agents ÷ with 1 (flat: ≈ 1)',
+      'cluster-cpu-us-per-task-1': 'µs local-cluster CPU per task, 1 agent',
+      'cluster-cpu-us-per-task-16': 'µs local-cluster CPU per task, 16 agents',
+      'cluster-cpu-us-per-task-64': 'µs local-cluster CPU per task, 64 agents',
+      'executors-64': 'executors up with 64 agents at the end (one per agent used)',
+    },
+    targets: { 'tps-64-vs-1': FLAT },
+    async run(quick) {
+      // The same 32 CPUs (room for all 2,000 tasks in flight plus one executor per agent) split
+      // between 1, 16 or 64 agents; the warm-up fills the cluster once, so that the agents the
+      // measured tasks use have their executor up.
+      const count = quick ? 300 : 10_000;
+      const out: Record<string, number> = {};
+      for (const agents of [1, 16, 64]) {
+        const r = await noopRun(count, {
+          warm: quick ? 200 : CONCURRENCY * 2,
+          cluster: { agents, resources: splitResources(32, agents) },
+        });
+        out[`tps-${agents}`] = r.tasksPerSecond;
+        out[`cluster-cpu-us-per-task-${agents}`] = r.clusterCpuUsPerTask;
+        if (agents === 64) out['executors-64'] = r.executors;
+      }
+      out['tps-64-vs-1'] = out['tps-64']! / out['tps-1']!;
+      return out;
+    },
+  },
+  {
+    name: 'scheduler.task-count',
+    figures: {
+      'tps-1k': 'tasks/s, 1,000 no-op tasks (1 agent; quick: 100)',
+      'tps-10k': 'tasks/s, 10,000 no-op tasks (quick: 300)',
+      'tps-100k': 'tasks/s, 100,000 no-op tasks (quick: 1,000)',
+      'tps-100k-vs-1k': 'tasks/s at 100,000 tasks ÷ at 1,000 (flat: ≈ 1)',
+      'first-result-ms-1k': 'ms from the start of the 1,000 tasks to their first result',
+      'first-result-ms-100k': 'ms from the start of the 100,000 tasks to their first result',
+    },
+    targets: { 'tps-100k-vs-1k': FLAT },
+    async run(quick) {
+      // Each count on a fresh cluster and scheduler, after the same 200-task warm-up.
+      const sizes = quick ? [100, 300, 1000] : [1000, 10_000, 100_000];
+      const [small, medium, large] = [
+        await noopRun(sizes[0]!),
+        await noopRun(sizes[1]!),
+        await noopRun(sizes[2]!),
+      ];
+      return {
+        'tps-1k': small.tasksPerSecond,
+        'tps-10k': medium.tasksPerSecond,
+        'tps-100k': large.tasksPerSecond,
+        'tps-100k-vs-1k': large.tasksPerSecond / small.tasksPerSecond,
+        'first-result-ms-1k': small.firstResultMs,
+        'first-result-ms-100k': large.firstResultMs,
+      };
+    },
+  },
+  {
     name: 'scheduler.latency',
     figures: {
       'p50-ms': 'ms submit→result p50 (sequential, offer held, warm executor)',
-      'p99-ms': 'ms submit→result p99',
-      measured: 'submits made with an offer held (of 1,000; 50 with --quick)',
-      stalls: 'submits without a result within 5 s (a bug to find)',
+      'p99-ms': 'ms submit→result p99 (of 500 submits; 20 with --quick)',
+      'plain-p50-ms': 'ms submit→result p50, sequential submits not waiting for an offer (of 200; quick 20)',
+      stalls: 'submits without a result within 5 s, of both kinds (a bug to find)',
     },
     targets: { 'p50-ms': { max: 1, text: '≤ 1 ms' }, 'p99-ms': { max: 5, text: '≤ 5 ms' } },
     async run(quick) {
-      const count = quick ? 50 : 1000;
+      const held = quick ? 20 : 500;
+      const plain = quick ? 20 : 200;
       return withScheduler(async (scheduler) => {
         await drain(scheduler, 20, 1);
-        const times: number[] = [];
         let stalls = 0;
-        for (let i = 0; i < count; i++) {
-          // "Offer held": only submits made while the scheduler held an offer count (Mesos offers
-          // again what a finished task freed at its next allocation). Never wait for an offer:
-          // an idle scheduler declines held offers with a long filter and REVIVEs only for work.
-          const held = scheduler.heldOffers > 0;
+        /** One sequential submit, bounded at 5 s (a stall is counted, not waited for). */
+        const timedRun = async (): Promise<number | undefined> => {
           const t0 = process.hrtime.bigint();
-          // A bound, so that a stalled submit (a known bug: see the closing note of session 2)
-          // is counted instead of hanging the bench.
           const ok = await scheduler.run(noop, null, { timeoutMs: 5000 }).then(
             () => true,
             () => false,
           );
-          if (!ok) stalls++;
-          if (!held || !ok) continue;
-          times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+          if (ok) return Number(process.hrtime.bigint() - t0) / 1e6;
+          stalls++;
+          return undefined;
+        };
+        const heldTimes: number[] = [];
+        for (let i = 0; i < held; i++) {
+          // Mesos offers again what the last task freed, and the rest of the agent, at its next
+          // allocation; the scheduler holds offers while it has work or was idle < offerHoldMs.
+          await offerHeld(scheduler, 5000, `before held-offer submit ${i + 1} of ${held}`);
+          const ms = await timedRun();
+          if (ms !== undefined) heldTimes.push(ms);
         }
-        times.sort((a, b) => a - b);
+        const plainTimes: number[] = [];
+        for (let i = 0; i < plain; i++) {
+          const ms = await timedRun();
+          if (ms !== undefined) plainTimes.push(ms);
+        }
+        heldTimes.sort((a, b) => a - b);
+        plainTimes.sort((a, b) => a - b);
         return {
-          'p50-ms': times.length > 0 ? percentile(times, 50) : Number.NaN,
-          'p99-ms': times.length > 0 ? percentile(times, 99) : Number.NaN,
-          measured: times.length,
+          'p50-ms': heldTimes.length > 0 ? percentile(heldTimes, 50) : Number.NaN,
+          'p99-ms': heldTimes.length > 0 ? percentile(heldTimes, 99) : Number.NaN,
+          'plain-p50-ms': plainTimes.length > 0 ? percentile(plainTimes, 50) : Number.NaN,
           stalls,
         };
       });
