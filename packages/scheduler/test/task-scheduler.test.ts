@@ -393,7 +393,7 @@ describe('TaskScheduler against a fake master', () => {
     const forRole = (o: Offer, role: string): Offer => ({
       ...o,
       allocation_info: { role },
-      resources: o.resources.map((r) => ({ ...r, allocation_info: { role } })),
+      resources: (o.resources ?? []).map((r) => ({ ...r, allocation_info: { role } })),
     });
     // Each offer holds the executor and one task; together they would hold both tasks.
     sendOffers(forRole(offer('a', 'cpus:0.6;mem:128'), 'x'), forRole(offer('a', 'cpus:0.6;mem:128'), 'y'));
