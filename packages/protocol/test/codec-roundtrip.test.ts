@@ -263,6 +263,24 @@ describe('every message type: properties', () => {
     scaledTimeout(400),
   );
 
+  it('messages larger than the kept writer encode intact, one after another', () => {
+    const c = codec('mesos.v1.TaskStatus');
+    const status = (fill: number, n: number) => ({
+      task_id: { value: `t${fill}` },
+      state: 'TASK_FINISHED',
+      data: new Uint8Array(n).fill(fill),
+    });
+    const big = c.toProtobuf(status(1, 3 << 20));
+    const small = c.toProtobuf(status(2, 10));
+    const big2 = c.toProtobuf(status(3, 2 << 20));
+    expect(c.fromProtobuf(big)).toMatchObject({ task_id: { value: 't1' } });
+    expect((c.fromProtobuf(big) as { data: Uint8Array }).data.every((b) => b === 1)).toBe(true);
+    expect((c.fromProtobuf(small) as { data: Uint8Array }).data).toEqual(new Uint8Array(10).fill(2));
+    expect((c.fromProtobuf(big2) as { data: Uint8Array }).data.length).toBe(2 << 20);
+    // The first result is not overwritten by later encodes.
+    expect((c.fromProtobuf(big) as { data: Uint8Array }).data.every((b) => b === 1)).toBe(true);
+  });
+
   it('an empty repeated or map field encodes like an unset one', () => {
     const c = codec('mesos.v1.FrameworkInfo');
     const base = { user: 'u', name: 'n' };

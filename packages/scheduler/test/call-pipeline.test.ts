@@ -58,6 +58,26 @@ describe('CallPipeline', () => {
     p.close();
   });
 
+  it('writes large bodies beside small ones, intact and in order', async () => {
+    const got: string[] = [];
+    const url = await listen(
+      http.createServer(async (req, res) => {
+        const chunks: Buffer[] = [];
+        for await (const c of req) chunks.push(c as Buffer);
+        const body = Buffer.concat(chunks);
+        got.push(`${body.length}:${body[0]}:${body.at(-1)}`);
+        res.writeHead(202).end();
+      }),
+    );
+    const p = pipelineFor(url);
+    const big = (n: number, fill: number) => new Uint8Array(n).fill(fill);
+    const bodies = [big(10, 1), big(200_000, 2), big(5, 3), big(70_000, 4), big(16 * 1024 + 1, 5)];
+    const results = await Promise.all(bodies.map((b) => p.post(b)));
+    expect(results.map((r) => r.status)).toEqual([202, 202, 202, 202, 202]);
+    expect(got).toEqual(['10:1:1', '200000:2:2', '5:3:3', '70000:4:4', '16385:5:5']);
+    p.close();
+  });
+
   it('returns a redirect with its Location', async () => {
     const url = await listen(
       http.createServer((req, res) => {

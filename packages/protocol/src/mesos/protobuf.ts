@@ -963,11 +963,16 @@ function wrap(
       w.p = 0;
       try {
         e(w, message);
-        return w.b.slice(0, w.p);
+        if (w.b.length <= MAX_RETAINED_WRITER_BYTES) return w.b.slice(0, w.p);
+        // A writer grown this large is not kept: hand its bytes out instead of copying them.
+        const out = w.b.subarray(0, w.p);
+        w.b = EMPTY;
+        return out;
       } catch (err) {
         throw encodeError(typeName, err);
       } finally {
-        if (w.b.length > MAX_RETAINED_WRITER_BYTES) w.b = new Uint8Array(INITIAL_WRITER_BYTES);
+        if (w.b.length > MAX_RETAINED_WRITER_BYTES || w.b === EMPTY)
+          w.b = new Uint8Array(INITIAL_WRITER_BYTES);
         shared = w;
       }
     },

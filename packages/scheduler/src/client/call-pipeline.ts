@@ -31,8 +31,8 @@ export interface CallPipelineOptions {
 }
 
 interface Pending {
-  /** The whole request, head and body. */
-  bytes: Buffer;
+  /** The whole request: one buffer, or head and body apart when the body is large. */
+  bytes: Buffer | [Buffer, Uint8Array];
   resolve: (response: CallResponse) => void;
   reject: (err: Error) => void;
   /** Written to the current connection. */
@@ -45,6 +45,8 @@ interface Pending {
 const CRLF = Buffer.from('\r\n');
 const CRLF2 = Buffer.from('\r\n\r\n');
 const MAX_HEAD_BYTES = 64 * 1024;
+/** Bodies up to this size are copied behind their head; larger ones are written apart. */
+const COPY_LIMIT = 16 * 1024;
 const MAX_BODY_BYTES = 16 * 1024 * 1024;
 
 /** Calls pipelined on one connection to one URL. */
@@ -53,7 +55,7 @@ export class CallPipeline {
   readonly #options: CallPipelineOptions;
   readonly #head: string;
   readonly #pending: Pending[] = [];
-  #out: Buffer[] = [];
+  #out: (Buffer | [Buffer, Uint8Array])[] = [];
   #flushScheduled = false;
   #socket: net.Socket | undefined;
   /** Responses completed on the current connection (a reused connection may have been closed idle). */
@@ -91,9 +93,15 @@ export class CallPipeline {
   post(body: Uint8Array, headers?: Record<string, string>): Promise<CallResponse> {
     if (this.#closed) return Promise.reject(new Error('the call connection is closed'));
     const head = `${this.#headFor(headers)}Content-Length: ${body.byteLength}\r\n\r\n`;
-    const bytes = Buffer.allocUnsafe(head.length + body.byteLength);
-    bytes.write(head, 0, 'latin1');
-    bytes.set(body, head.length);
+    let bytes: Buffer | [Buffer, Uint8Array];
+    if (body.byteLength > COPY_LIMIT) {
+      // Large bodies are written as they are (gathered by writev), not copied.
+      bytes = [Buffer.from(head, 'latin1'), body];
+    } else {
+      bytes = Buffer.allocUnsafe(head.length + body.byteLength);
+      bytes.write(head, 0, 'latin1');
+      bytes.set(body, head.length);
+    }
     return new Promise((resolve, reject) => {
       this.#pending.push({
         bytes,
@@ -147,7 +155,16 @@ export class CallPipeline {
     for (let i = this.#pending.length - out.length; i < this.#pending.length; i++) {
       this.#pending[i]!.written = true;
     }
-    socket.write(out.length === 1 ? out[0]! : Buffer.concat(out));
+    if (out.every((bytes): bytes is Buffer => Buffer.isBuffer(bytes))) {
+      socket.write(out.length === 1 ? out[0]! : Buffer.concat(out));
+      return;
+    }
+    socket.cork();
+    for (const bytes of out) {
+      if (Buffer.isBuffer(bytes)) socket.write(bytes);
+      else for (const part of bytes) socket.write(part);
+    }
+    socket.uncork();
   }
 
   #connect(): net.Socket {
