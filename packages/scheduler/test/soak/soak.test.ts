@@ -7,20 +7,29 @@
  *
  * MESOSKIT_SOAK_MINUTES (default 30) and MESOSKIT_SOAK_RATE (tasks/s, default 1000: about half
  * the benchmarked throughput on the 2-core dev machine). Skipped unless MESOSKIT_SOAK is set.
+ *
+ * Every failed task is kept with its error (class, message, code, cause chain, attempts) and the
+ * scheduler's log lines about it; the end prints them grouped and the test fails with that
+ * summary. MESOSKIT_SOAK_LOG_DIR=dir writes the master's and the agent's logs there
+ * (MESOSKIT_SOAK_CLUSTER_LOG_LEVEL, default debug) to look the failed task ids up in.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Logger } from '@mesoskit/protocol';
 import { expect, it } from 'vitest';
 import { TaskScheduler } from '../../src/index.js';
 import { work } from '../fixtures/handlers/tasks.js';
 import { testExecutor, within } from '../helpers/executor.js';
+import { FailureLog } from './failures.js';
 
 const MINUTES = Number(process.env.MESOSKIT_SOAK_MINUTES ?? 30);
 const RATE = Number(process.env.MESOSKIT_SOAK_RATE ?? 1000);
+const LOG_DIR = process.env.MESOSKIT_SOAK_LOG_DIR;
+const CLUSTER_LOG_LEVEL = process.env.MESOSKIT_SOAK_CLUSTER_LOG_LEVEL ?? 'debug';
 const CLI = fileURLToPath(new URL('../../../local-cluster/dist/cli.js', import.meta.url));
 
 function rssMb(pid: number): number {
@@ -42,12 +51,63 @@ function childrenOf(pid: number): number[] {
   }
 }
 
+/**
+ * The scheduler's log, kept per task: the lines naming a task (its id, or an attempt's
+ * `<id>.<attempt>`) until it succeeds, every warn and error line, and the last other lines.
+ */
+class SoakLog {
+  readonly byTask = new Map<string, string[]>();
+  readonly warnings: string[] = [];
+  readonly recent: string[] = [];
+  readonly logger: Logger;
+
+  constructor() {
+    const make =
+      (level: keyof Logger) =>
+      (message: string, meta?: Record<string, unknown>): void => {
+        const line = `${new Date().toISOString()} ${level} ${message} ${JSON.stringify(
+          meta ?? {},
+          (_k, v: unknown) =>
+            v instanceof Error ? { name: v.name, message: v.message } : typeof v === 'bigint' ? String(v) : v,
+        )}`;
+        if ((level === 'warn' || level === 'error') && this.warnings.length < 1000) this.warnings.push(line);
+        const id = meta?.taskId;
+        if (typeof id === 'string') {
+          const key = id.replace(/\.\d+$/, '');
+          let lines = this.byTask.get(key);
+          if (lines === undefined) {
+            lines = [];
+            this.byTask.set(key, lines);
+          }
+          if (lines.length < 50) lines.push(line);
+        } else {
+          this.recent.push(line);
+          if (this.recent.length > 200) this.recent.shift();
+        }
+      };
+    this.logger = {
+      trace: make('trace'),
+      debug: make('debug'),
+      info: make('info'),
+      warn: make('warn'),
+      error: make('error'),
+    };
+  }
+}
+
 /** Starts a CLI process and resolves with the first line matching `pattern`. */
 function startProcess(
   args: string[],
   pattern: RegExp,
+  logFile?: string,
 ): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const fd = logFile === undefined ? undefined : openSync(logFile, 'a');
+  const child = spawn(
+    process.execPath,
+    [CLI, ...args, ...(fd === undefined ? [] : ['--log-level', CLUSTER_LOG_LEVEL])],
+    { stdio: ['ignore', 'pipe', fd ?? 'inherit'] },
+  );
+  if (fd !== undefined) closeSync(fd);
   return within(
     new Promise((resolve, reject) => {
       let out = '';
@@ -67,9 +127,11 @@ it.skipIf(!process.env.MESOSKIT_SOAK)(
   `soak: ${MINUTES} min at ${RATE} tasks/s, RSS growth after warm-up under 10 % everywhere`,
   async () => {
     const workDir = await mkdtemp(join(tmpdir(), 'mesoskit-soak-'));
+    if (LOG_DIR !== undefined) mkdirSync(LOG_DIR, { recursive: true });
     const { child: master, match } = await startProcess(
       ['--port', '0', '--no-agents'],
       /http:\/\/[\d.]+:\d+/,
+      LOG_DIR && join(LOG_DIR, 'master.log'),
     );
     const masterUrl = match[0];
     const { child: agent } = await startProcess(
@@ -85,17 +147,20 @@ it.skipIf(!process.env.MESOSKIT_SOAK)(
         'cpus:16;mem:16384;disk:4096;ports:[31000-32000]',
       ],
       /registered with/,
+      LOG_DIR && join(LOG_DIR, 'agent.log'),
     );
+    const log = new SoakLog();
+    const failures = new FailureLog();
     const scheduler = await TaskScheduler.connect({
       master: masterUrl,
       framework: { name: 'soak' },
+      logger: log.logger,
       executors: testExecutor({ concurrency: 256 }),
     });
     const samples: { t: number; scheduler: number; master: number; agent: number; executor: number }[] = [];
     const end = Date.now() + MINUTES * 60_000;
     let submitted = 0;
     let settled = 0;
-    let failed = 0;
     let onDrained: (() => void) | undefined;
     const settle = (): void => {
       settled++;
@@ -118,13 +183,18 @@ it.skipIf(!process.env.MESOSKIT_SOAK)(
         const slice = Math.max(1, Math.round(RATE / 100));
         for (let i = 0; i < slice && submitted - settled < 4 * RATE; i++) {
           const n = submitted++;
-          scheduler.run(work, { n, ms: 1 }).then(
+          const handle = scheduler.submit(work, { n, ms: 1 });
+          handle.result().then(
             (out) => {
-              if (out.square !== n * n) failed++;
+              if (out.square !== n * n || out.n !== n) {
+                failures.add(handle.taskId, n, new Error(`wrong result ${JSON.stringify(out)} for n=${n}`));
+              } else {
+                log.byTask.delete(handle.taskId);
+              }
               settle();
             },
-            () => {
-              failed++;
+            (err: unknown) => {
+              failures.add(handle.taskId, n, err);
               settle();
             },
           );
@@ -161,7 +231,7 @@ it.skipIf(!process.env.MESOSKIT_SOAK)(
       minutes: MINUTES,
       rate: RATE,
       submitted,
-      failed,
+      failed: failures.count,
       rssAfterWarmupMb: Object.fromEntries(
         Object.entries(first)
           .filter(([k]) => k !== 't')
@@ -175,9 +245,29 @@ it.skipIf(!process.env.MESOSKIT_SOAK)(
       growthPct: Object.fromEntries(Object.entries(growth).map(([k, v]) => [k, Math.round(v * 10) / 10])),
     };
     console.log('soak figures', JSON.stringify(figures));
-    expect(failed).toBe(0);
+    const summary = failures.summary();
+    if (failures.count > 0) {
+      const logs = failures.records
+        .slice(0, 20)
+        .map((r) =>
+          [`  ${r.taskId}:`, ...(log.byTask.get(r.taskId) ?? ['    (no log line)'])].join('\n    '),
+        );
+      console.log(
+        [
+          summary,
+          'scheduler log of the first failed tasks:',
+          ...logs,
+          `scheduler warnings (${log.warnings.length}):`,
+          ...log.warnings.slice(0, 50),
+          LOG_DIR
+            ? `master and agent logs: ${LOG_DIR}`
+            : 'set MESOSKIT_SOAK_LOG_DIR for the master and agent logs',
+        ].join('\n'),
+      );
+    }
+    expect.soft(failures.count, summary).toBe(0);
     for (const [k, v] of Object.entries(growth))
-      expect(v, `${k} RSS grew ${v.toFixed(1)} %`).toBeLessThan(10);
+      expect.soft(v, `${k} RSS grew ${v.toFixed(1)} %`).toBeLessThan(10);
   },
   (MINUTES + 10) * 60_000,
 );
