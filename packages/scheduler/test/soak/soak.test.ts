@@ -95,6 +95,14 @@ class SoakLog {
   }
 }
 
+/** SIGINTs a CLI process and waits for it to exit. */
+function stopProcess(child: ChildProcess, name: string): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGINT');
+  return within(exited, 30_000, `mesoskit-local ${name} did not exit on SIGINT`);
+}
+
 /** Starts a CLI process and resolves with the first line matching `pattern`. */
 function startProcess(
   args: string[],
@@ -177,6 +185,26 @@ it.skipIf(!process.env.MESOSKIT_SOAK)(
       });
     };
     const sampler = setInterval(sample, 10_000);
+    const reportFailures = (): void => {
+      if (failures.count === 0) return;
+      const logs = failures.records
+        .slice(0, 20)
+        .map((r) =>
+          [`  ${r.taskId}:`, ...(log.byTask.get(r.taskId) ?? ['    (no log line)'])].join('\n    '),
+        );
+      console.log(
+        [
+          failures.summary(),
+          'scheduler log of the first failed tasks:',
+          ...logs,
+          `scheduler warnings (${log.warnings.length}):`,
+          ...log.warnings.slice(0, 50),
+          LOG_DIR
+            ? `master and agent logs: ${LOG_DIR}`
+            : 'set MESOSKIT_SOAK_LOG_DIR for the master and agent logs',
+        ].join('\n'),
+      );
+    };
     try {
       // Submit in 10 ms slices at RATE, never more than 4 × RATE unsettled.
       while (Date.now() < end) {
@@ -213,10 +241,11 @@ it.skipIf(!process.env.MESOSKIT_SOAK)(
       sample();
     } finally {
       clearInterval(sampler);
+      // Reported here too, so a drain that times out still shows what failed.
+      reportFailures();
       await scheduler.stop({ teardown: true });
-      master.kill('SIGINT');
-      agent.kill('SIGINT');
-      await rm(workDir, { recursive: true, force: true });
+      await Promise.all([stopProcess(master, 'master'), stopProcess(agent, 'agent')]);
+      await rm(workDir, { recursive: true, force: true, maxRetries: 5 });
     }
     const warm = samples.filter((s) => s.t >= samples[0]!.t + (MINUTES * 60_000) / 6);
     const first = warm[0]!;
@@ -246,25 +275,6 @@ it.skipIf(!process.env.MESOSKIT_SOAK)(
     };
     console.log('soak figures', JSON.stringify(figures));
     const summary = failures.summary();
-    if (failures.count > 0) {
-      const logs = failures.records
-        .slice(0, 20)
-        .map((r) =>
-          [`  ${r.taskId}:`, ...(log.byTask.get(r.taskId) ?? ['    (no log line)'])].join('\n    '),
-        );
-      console.log(
-        [
-          summary,
-          'scheduler log of the first failed tasks:',
-          ...logs,
-          `scheduler warnings (${log.warnings.length}):`,
-          ...log.warnings.slice(0, 50),
-          LOG_DIR
-            ? `master and agent logs: ${LOG_DIR}`
-            : 'set MESOSKIT_SOAK_LOG_DIR for the master and agent logs',
-        ].join('\n'),
-      );
-    }
     expect.soft(failures.count, summary).toBe(0);
     for (const [k, v] of Object.entries(growth))
       expect.soft(v, `${k} RSS grew ${v.toFixed(1)} %`).toBeLessThan(10);
