@@ -185,6 +185,7 @@ it.skipIf(!process.env.MESOSKIT_SOAK)(
       });
     };
     const sampler = setInterval(sample, 10_000);
+    let counters: ReturnType<TaskScheduler['counters']> | undefined;
     const reportFailures = (): void => {
       if (failures.count === 0) return;
       const logs = failures.records
@@ -241,6 +242,7 @@ it.skipIf(!process.env.MESOSKIT_SOAK)(
       sample();
     } finally {
       clearInterval(sampler);
+      counters = scheduler.counters();
       // Reported here too, so a drain that times out still shows what failed.
       reportFailures();
       await scheduler.stop({ teardown: true });
@@ -261,6 +263,9 @@ it.skipIf(!process.env.MESOSKIT_SOAK)(
       rate: RATE,
       submitted,
       failed: failures.count,
+      counters,
+      schedulerWarnings: log.warnings.length,
+      firstWarnings: log.warnings.slice(0, 5),
       rssAfterWarmupMb: Object.fromEntries(
         Object.entries(first)
           .filter(([k]) => k !== 't')
