@@ -53,7 +53,8 @@ function childrenOf(pid: number): number[] {
 
 /**
  * The scheduler's log, kept per task: the lines naming a task (its id, or an attempt's
- * `<id>.<attempt>`) until it succeeds, every warn and error line, and the last other lines.
+ * `<id>.<attempt>`) until it succeeds (for at most 10,000 tasks at once), the first 1,000 warn
+ * and error lines, and the last 200 other lines.
  */
 class SoakLog {
   readonly byTask = new Map<string, string[]>();
@@ -76,6 +77,8 @@ class SoakLog {
           const key = id.replace(/\.\d+$/, '');
           let lines = this.byTask.get(key);
           if (lines === undefined) {
+            // Bounded: lines about a task that already settled (an orphan's kill) are never read.
+            if (this.byTask.size >= 10_000) return;
             lines = [];
             this.byTask.set(key, lines);
           }
