@@ -60,6 +60,10 @@ class SoakLog {
   readonly byTask = new Map<string, string[]>();
   readonly warnings: string[] = [];
   readonly recent: string[] = [];
+  /** Entries by level and message, e.g. `info killing a task this scheduler does not track`. */
+  readonly counts: Record<string, number> = {};
+  /** The first entry of each level and message. */
+  readonly firsts: Record<string, string> = {};
   readonly logger: Logger;
 
   constructor() {
@@ -71,6 +75,9 @@ class SoakLog {
           (_k, v: unknown) =>
             v instanceof Error ? { name: v.name, message: v.message } : typeof v === 'bigint' ? String(v) : v,
         )}`;
+        const kind = `${level} ${message}`;
+        this.counts[kind] = (this.counts[kind] ?? 0) + 1;
+        this.firsts[kind] ??= line;
         if ((level === 'warn' || level === 'error') && this.warnings.length < 1000) this.warnings.push(line);
         const id = meta?.taskId;
         if (typeof id === 'string') {
@@ -267,8 +274,8 @@ it.skipIf(!process.env.MESOSKIT_SOAK)(
       submitted,
       failed: failures.count,
       counters,
-      schedulerWarnings: log.warnings.length,
-      firstWarnings: log.warnings.slice(0, 5),
+      schedulerLog: log.counts,
+      schedulerLogFirsts: log.firsts,
       rssAfterWarmupMb: Object.fromEntries(
         Object.entries(first)
           .filter(([k]) => k !== 't')
