@@ -10,7 +10,10 @@
  *   `UPDATE_FRAMEWORK`, `PING`. The stream is the agent's connection: when it breaks, the master
  *   handles the agent as disconnected (`agentGone`), and the agent registers again.
  * - The agent's own calls are `POST`s to the same path, answered `202`: `STATUS_UPDATE`,
- *   `EXECUTOR_MESSAGE`, `EXITED_EXECUTOR`, `PONG`, each with the agent's `agentId`.
+ *   `EXECUTOR_MESSAGE`, `EXITED_EXECUTOR`, `PONG`, each with the agent's `agentId`. A body is
+ *   one call or a JSON array of calls, applied in order (all or, if one is malformed, none).
+ *   The agent keeps one POST in flight and sends what queued meanwhile as the next array, so
+ *   its calls reach the master in the order it made them, as on libprocess' one connection.
  *
  * Bodies and records are the JSON of `wire.ts` (bytes as `{"$bytes": base64}`). A body that does
  * not parse or lacks a field gets `400` with a text message; other methods `405`; a call for an

@@ -22,12 +22,18 @@ export interface HttpMasterLinkOptions {
   logger?: Logger;
 }
 
+/** At most this many calls per POST. */
+const MAX_BATCH = 500;
+
 export class HttpMasterLink implements MasterApi {
   readonly #url: URL;
   readonly #options: HttpMasterLinkOptions;
   readonly #log: Logger;
   #request: http.ClientRequest | undefined;
   #closing = false;
+  /** Calls waiting for the POST in flight to finish. */
+  #outbox: AgentToMaster[] = [];
+  #sending = false;
 
   /** `masterUrl` is the master's base URL, e.g. `http://127.0.0.1:5050`. */
   constructor(masterUrl: string, options: HttpMasterLinkOptions = {}) {
@@ -138,18 +144,41 @@ export class HttpMasterLink implements MasterApi {
     this.#request = undefined;
   }
 
-  /** Best effort, like the libprocess messages it stands for: failures are logged. */
+  /**
+   * Queues a call. One POST is in flight at a time, carrying every call queued before it (as a
+   * JSON array), so calls reach the master in the order made. Best effort, like the libprocess
+   * messages they stand for: a failed POST is logged and its calls dropped (status updates are
+   * resent by the agent until acknowledged).
+   */
   #post(message: AgentToMaster): void {
+    this.#outbox.push(message);
+    this.#pump();
+  }
+
+  #pump(): void {
+    if (this.#sending || this.#outbox.length === 0) return;
+    const batch = this.#outbox.splice(0, MAX_BATCH);
+    this.#sending = true;
+    let finished = false;
+    const done = (): void => {
+      if (finished) return;
+      finished = true;
+      this.#sending = false;
+      this.#pump();
+    };
     const req = http.request(this.#url, { method: 'POST', headers: { 'Content-Type': 'application/json' } });
     req.on('response', (res) => {
       res.resume();
+      res.on('end', done);
+      res.on('error', done);
       if (res.statusCode !== 202)
-        this.#log.debug('master refused a call', { type: message.type, status: res.statusCode });
+        this.#log.debug('master refused calls', { calls: batch.length, status: res.statusCode });
     });
-    req.on('error', (err) =>
-      this.#log.debug('call to the master failed', { type: message.type, error: err.message }),
-    );
-    req.end(toWireJson(message));
+    req.on('error', (err) => {
+      this.#log.debug('calls to the master failed', { calls: batch.length, error: err.message });
+      done();
+    });
+    req.end(toWireJson(batch.length === 1 ? batch[0] : batch));
   }
 }
 

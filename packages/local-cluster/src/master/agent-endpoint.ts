@@ -106,29 +106,46 @@ export class AgentLinkEndpoint {
       sendText(res, 415, 'Expecting Content-Type: application/json');
       return;
     }
-    let message: AgentToMaster;
+    let parsed: AgentToMaster | AgentToMaster[];
     try {
       const body = await readBody(req);
-      message = fromWireJson<AgentToMaster>(body.toString('utf8'));
+      parsed = fromWireJson<AgentToMaster | AgentToMaster[]>(body.toString('utf8'));
     } catch (err) {
       if (err instanceof BodyTooLargeError) sendText(res, 413, err.message);
       else sendText(res, 400, `Failed to parse body into JSON: ${(err as Error).message}`);
       return;
     }
-    const problem = validateAgentMessage(message);
-    if (problem) {
-      sendText(res, 400, `Invalid agent message: ${problem}`);
+    const messages = Array.isArray(parsed) ? parsed : [parsed];
+    const at = (i: number): string => (Array.isArray(parsed) ? ` (call ${i})` : '');
+    for (const [i, message] of messages.entries()) {
+      const problem =
+        validateAgentMessage(message) ??
+        (messages.length > 1 && message.type === 'REGISTER' ? 'REGISTER cannot be batched' : undefined);
+      if (problem) {
+        sendText(res, 400, `Invalid agent message${at(i)}: ${problem}`);
+        return;
+      }
+    }
+    for (const [i, message] of messages.entries()) {
+      if (message.type !== 'REGISTER' && !this.#agents.has(message.agentId)) {
+        sendText(res, 404, `Agent ${message.agentId} is not registered${at(i)}`);
+        return;
+      }
+    }
+    const first = messages[0];
+    if (first === undefined) {
+      sendText(res, 400, 'Invalid agent message: an empty array');
       return;
     }
-    if (message.type === 'REGISTER') {
-      await this.#register(message.registration, res);
-      return;
-    }
-    if (!this.#agents.has(message.agentId)) {
-      sendText(res, 404, `Agent ${message.agentId} is not registered`);
+    if (first.type === 'REGISTER') {
+      await this.#register(first.registration, res);
       return;
     }
     sendAccepted(res);
+    for (const message of messages) this.#apply(message);
+  }
+
+  #apply(message: AgentToMaster): void {
     switch (message.type) {
       case 'STATUS_UPDATE':
         this.#master.statusUpdate(message.agentId, message.update);

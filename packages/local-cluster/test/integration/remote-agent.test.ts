@@ -153,6 +153,21 @@ describe('startRemoteAgent (the HTTP agent link)', () => {
     const unknown = await post(JSON.stringify({ type: 'PONG', agentId: 'nobody' }));
     expect(unknown.status).toBe(404);
     expect((await post(JSON.stringify({ type: 'EXPLODE' }))).status).toBe(400);
+    // Batches: every call is checked before any is applied.
+    const empty = await post('[]');
+    expect(empty.status).toBe(400);
+    expect(empty.body).toContain('an empty array');
+    const badSecond = await post(JSON.stringify([{ type: 'PONG', agentId: 'nobody' }, { type: 'EXPLODE' }]));
+    expect(badSecond.status).toBe(400);
+    expect(badSecond.body).toContain('(call 1)');
+    const registerInBatch = await post(
+      JSON.stringify([
+        { type: 'REGISTER', registration: { hostname: 'h', ip: '127.0.0.1', port: 1, resources: [] } },
+        { type: 'REGISTER', registration: { hostname: 'h', ip: '127.0.0.1', port: 1, resources: [] } },
+      ]),
+    );
+    expect(registerInBatch.status).toBe(400);
+    expect(registerInBatch.body).toContain('REGISTER cannot be batched');
     expect((await fetch(`${cluster.masterUrl}/health`)).status).toBe(200);
   });
 });
