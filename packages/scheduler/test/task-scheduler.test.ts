@@ -152,6 +152,21 @@ describe('TaskScheduler against a fake master', () => {
     });
   });
 
+  it('ignores a TASK_RUNNING that arrives after its TASK_FINISHED (a resend overtaken), and kills unknown running tasks', async () => {
+    const s = await connect();
+    const run = s.submit(echo, { text: 'late' });
+    sendOffers(offer('a'));
+    const [task] = launched(await master.waitForCall('ACCEPT'));
+    sendUpdate(finished(task!, { text: 'late' }));
+    await expect(run.result()).resolves.toEqual({ text: 'late' });
+    sendUpdate(update(task!, 'TASK_RUNNING'));
+    sendUpdate(update({ ...task!, task_id: { value: 'someone-else.1' } }, 'TASK_RUNNING'));
+    const kill = await master.waitForCall('KILL');
+    expect(kill.call.kill?.task_id.value).toBe('someone-else.1');
+    await nthCall('ACKNOWLEDGE', 3);
+    expect(callsOf('KILL')).toHaveLength(1);
+  });
+
   it('retries a lost attempt, ignores the stale attempt when it reports late, and kills it', async () => {
     const s = await connect();
     const run = s.submit(echo, { text: 'x' });

@@ -189,6 +189,19 @@ const LOST_STATES = new Set([
 
 const NO_EXECUTORS: ReadonlySet<string> = new Set();
 
+/** States a task never comes back from (unlike TASK_LOST: a partitioned agent may return). */
+const FINAL_STATES = new Set([
+  'TASK_FINISHED',
+  'TASK_FAILED',
+  'TASK_KILLED',
+  'TASK_ERROR',
+  'TASK_DROPPED',
+  'TASK_GONE',
+]);
+
+/** Ended Mesos task ids remembered to recognise late updates (see `#ended`). */
+const ENDED_KEPT = 10_000;
+
 /** The start of the master's TASK_ERROR text when a task and its executor do not fit. */
 const DOES_NOT_FIT = / required by task and its executor is more than available /;
 
@@ -241,6 +254,12 @@ export class TaskScheduler implements AsyncDisposable {
   readonly #offers = new Map<string, HeldOffer>();
   /** Untracked tasks already sent a KILL (bounded), so redeliveries do not repeat it. */
   readonly #orphansKilled = new Set<string>();
+  /**
+   * Mesos task ids whose terminal update came (the latest ENDED_KEPT to 2 × ENDED_KEPT): a live
+   * state for one of them is an older update arriving late, not a task to kill.
+   */
+  #ended = new Set<string>();
+  #endedBefore = new Set<string>();
   #offerTimer: NodeJS.Timeout | undefined;
   #passScheduled = false;
   #suppressed = false;
@@ -1032,7 +1051,10 @@ export class TaskScheduler implements AsyncDisposable {
       // A redelivery of an attempt we are done with, or a task we do not know (an earlier
       // scheduler of this framework, an attempt declared lost that came back): if it still
       // runs, it only holds resources, so kill it.
-      if (ALIVE_STATES.has(state)) this.#killOrphan(status);
+      const id = status.task_id.value;
+      if (ALIVE_STATES.has(state) && !this.#ended.has(id) && !this.#endedBefore.has(id)) {
+        this.#killOrphan(status);
+      }
       return;
     }
     const run = attempt.run;
@@ -1057,6 +1079,7 @@ export class TaskScheduler implements AsyncDisposable {
       return;
     }
     this.#attempts.delete(attempt.mesosTaskId);
+    if (FINAL_STATES.has(state)) this.#noteEnded(attempt.mesosTaskId);
     this.#releaseExecutor(attempt);
     if (status.reason === 'REASON_EXECUTOR_TERMINATED')
       this.#executorGone(attempt.agentId, attempt.executorId);
@@ -1096,6 +1119,14 @@ export class TaskScheduler implements AsyncDisposable {
       source: status.source,
     });
     this.#failed(run, attempt, status, lost);
+  }
+
+  #noteEnded(mesosTaskId: string): void {
+    if (this.#ended.size >= ENDED_KEPT) {
+      this.#endedBefore = this.#ended;
+      this.#ended = new Set();
+    }
+    this.#ended.add(mesosTaskId);
   }
 
   /** The master refused a launch because the task and a new executor did not fit the offers. */
