@@ -248,7 +248,47 @@ function isUnique(r: Resource): boolean {
   return source.type === 'MOUNT' || source.type === 'BLOCK' || (source.type === 'RAW' && source.id != null);
 }
 
+/**
+ * Keys of plain resources (no reservation, disk, revocable, shared or provider), by name, type
+ * and allocation role; emptied when it holds `PLAIN_KEYS_MAX` keys.
+ */
+const plainKeys = new Map<string, Map<unknown, Map<string | null, string>>>();
+const PLAIN_KEYS_MAX = 4096;
+let plainKeyCount = 0;
+
 function qualifierKey(r: Resource): string {
+  if (
+    r.reservations === undefined &&
+    (r.role === undefined || r.role === '*') &&
+    r.disk == null &&
+    r.revocable == null &&
+    r.shared == null &&
+    r.provider_id == null
+  ) {
+    // The same key as below, made once per name, type and allocation role.
+    const role = r.allocation_info?.role ?? null;
+    let byType = plainKeys.get(r.name);
+    if (byType === undefined) {
+      byType = new Map();
+      plainKeys.set(r.name, byType);
+    }
+    let byRole = byType.get(r.type);
+    if (byRole === undefined) {
+      byRole = new Map();
+      byType.set(r.type, byRole);
+    }
+    let key = byRole.get(role);
+    if (key === undefined) {
+      key = JSON.stringify([r.name, r.type, [], role, null, false, false, null]);
+      if (++plainKeyCount > PLAIN_KEYS_MAX) {
+        plainKeys.clear();
+        plainKeyCount = 0;
+      } else {
+        byRole.set(role, key);
+      }
+    }
+    return key;
+  }
   return JSON.stringify([
     r.name,
     r.type,
@@ -473,9 +513,20 @@ function materialize(
   for (const [k, v] of Object.entries(rep)) {
     if (k === 'name' || k === 'type' || k === 'scalar' || k === 'ranges' || k === 'set' || v === undefined)
       continue;
-    out[k] = structuredClone(v);
+    out[k] = cloneData(v);
   }
   return out as unknown as Resource;
+}
+
+/** A deep copy of message data: plain objects and arrays by hand, anything else by `structuredClone`. */
+function cloneData(v: unknown): unknown {
+  if (typeof v !== 'object' || v === null) return v;
+  if (Array.isArray(v)) return v.map(cloneData);
+  const proto = Object.getPrototypeOf(v);
+  if (proto !== Object.prototype && proto !== null) return structuredClone(v);
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(v)) out[k] = cloneData((v as Record<string, unknown>)[k]);
+  return out;
 }
 
 function emit(b: Bucket, out: Resource[]): void {
