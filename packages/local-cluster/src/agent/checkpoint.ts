@@ -41,7 +41,6 @@ import {
   rmSync,
   symlinkSync,
   writeFileSync,
-  writeSync,
 } from 'node:fs';
 import { rm, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -317,8 +316,7 @@ export class Checkpoint {
       }
       this.#open.add(file);
     }
-    const bytes = Buffer.from(record);
-    for (let written = 0; written < bytes.length; ) written += writeSync(file.fd, bytes, written);
+    writeFileSync(file.fd, record); // at the end (the file is open for appending), all of it
     if (this.#stopped) this.close(file);
   }
 
