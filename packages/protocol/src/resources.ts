@@ -110,6 +110,10 @@ interface Bucket {
 }
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
+/** The spans of what is not RANGES and the items of what is not a SET: shared, never changed. */
+const NO_SPANS: Span[] = Object.freeze([]) as unknown as Span[];
+const NO_ITEMS: string[] = Object.freeze([]) as unknown as string[];
+const NO_ITEM_SET: Set<string> = new Set();
 
 function describe(r: unknown, index: number): string {
   const name = r !== null && typeof r === 'object' ? (r as { name?: unknown }).name : undefined;
@@ -338,7 +342,7 @@ function roleProblem(r: Resource): string | undefined {
 function decode(r: Resource): Decoded | string {
   if (!isObject(r)) return 'is not an object';
   if (typeof r.name !== 'string' || r.name === '') return 'has no name';
-  const d: Decoded = { key: '', kind: 'SCALAR', unique: false, milli: 0, spans: [], items: [] };
+  const d: Decoded = { key: '', kind: 'SCALAR', unique: false, milli: 0, spans: NO_SPANS, items: NO_ITEMS };
   switch (r.type) {
     case 'SCALAR': {
       if (!isObject(r.scalar)) return "has type SCALAR but no 'scalar'";
@@ -438,8 +442,8 @@ class Pool {
         kind: d.kind,
         unique: d.unique,
         milli: d.milli,
-        spans: d.spans.slice(),
-        items: new Set(d.items),
+        spans: d.kind === 'RANGES' ? d.spans.slice() : NO_SPANS,
+        items: d.kind === 'SET' ? new Set(d.items) : NO_ITEM_SET,
         count: 1,
         dirty: false,
       });
@@ -461,7 +465,11 @@ class Pool {
   merge(key: string, x: Bucket): void {
     const b = this.buckets.get(key);
     if (b === undefined) {
-      this.buckets.set(key, { ...x, spans: x.spans.slice(), items: new Set(x.items) });
+      this.buckets.set(key, {
+        ...x,
+        spans: x.kind === 'RANGES' ? x.spans.slice() : x.spans,
+        items: x.kind === 'SET' ? new Set(x.items) : x.items,
+      });
     } else if (b.unique) {
       b.count += x.count;
     } else if (b.kind === 'SCALAR') {
@@ -510,9 +518,12 @@ function materialize(
   if (kind === 'SCALAR') out.scalar = { value: milli / 1000 };
   else if (kind === 'RANGES') out.ranges = { range: spans.map(([begin, end]) => ({ begin, end })) };
   else out.set = { item: [...items] };
-  for (const [k, v] of Object.entries(rep)) {
-    if (k === 'name' || k === 'type' || k === 'scalar' || k === 'ranges' || k === 'set' || v === undefined)
+  const fields = rep as unknown as Record<string, unknown>;
+  for (const k in fields) {
+    const v = fields[k];
+    if (!Object.hasOwn(fields, k) || k === 'name' || k === 'type' || k === 'scalar' || k === 'ranges')
       continue;
+    if (k === 'set' || v === undefined) continue;
     out[k] = cloneData(v);
   }
   return out as unknown as Resource;
