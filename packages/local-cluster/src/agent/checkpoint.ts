@@ -45,6 +45,7 @@ import {
 import { rm, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { mesos } from '@mesoskit/protocol';
+import { uuidHex } from '../ids.js';
 import { fromWireJson, toWireJson } from '../wire.js';
 
 const encodeRecord = toWireJson;
@@ -87,8 +88,6 @@ export interface TaskUpdatesFile {
   readonly path: string;
   fd?: number;
 }
-
-const hex = (uuid: Uint8Array | undefined): string => (uuid ? Buffer.from(uuid).toString('hex') : '');
 
 export class Checkpoint {
   readonly #root: string;
@@ -285,7 +284,7 @@ export class Checkpoint {
   }
 
   ack(file: TaskUpdatesFile, uuid: Uint8Array): void {
-    this.#append(file, `${encodeRecord({ ack: hex(uuid) })}\n`);
+    this.#append(file, `${encodeRecord({ ack: uuidHex(uuid) })}\n`);
   }
 
   /** The task's stream ended: its `task.updates` is closed. */
