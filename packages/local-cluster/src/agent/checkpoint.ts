@@ -93,6 +93,10 @@ export class Checkpoint {
   readonly #root: string;
   /** `<agentId>/<frameworkId>` → the `framework.info` last written (the object and its record). */
   readonly #frameworks = new Map<string, { info: mesos.v1.FrameworkInfo; record: string }>();
+  /** The executor run of the latest task directory asked for, and its `tasks` directory. */
+  #lastRun:
+    | { agentId: string; frameworkId: string; executorId: string; containerId: string; tasksDir: string }
+    | undefined;
   /** The `task.updates` files open. */
   readonly #open = new Set<TaskUpdatesFile>();
   #stopped = false;
@@ -351,7 +355,23 @@ export class Checkpoint {
     containerId: string,
     taskId: string,
   ): string {
-    return join(this.#executorDir(agentId, frameworkId, executorId), 'runs', containerId, 'tasks', taskId);
+    let run = this.#lastRun;
+    if (
+      run?.agentId !== agentId ||
+      run.frameworkId !== frameworkId ||
+      run.executorId !== executorId ||
+      run.containerId !== containerId
+    ) {
+      const tasksDir = join(
+        this.#executorDir(agentId, frameworkId, executorId),
+        'runs',
+        containerId,
+        'tasks',
+      );
+      run = { agentId, frameworkId, executorId, containerId, tasksDir };
+      this.#lastRun = run;
+    }
+    return join(run.tasksDir, taskId);
   }
 }
 
