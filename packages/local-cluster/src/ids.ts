@@ -67,3 +67,8 @@ export function isValidUuidBytes(bytes: Uint8Array | undefined): boolean {
   const version = bytes[6]! >> 4;
   return version >= 1 && version <= 5;
 }
+
+/** A uuid's bytes in hex (read in place, not copied); `''` for none. */
+export function uuidHex(bytes: Uint8Array | undefined): string {
+  return bytes ? Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex') : '';
+}

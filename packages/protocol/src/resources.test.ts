@@ -762,3 +762,44 @@ describe('properties', () => {
     );
   });
 });
+
+describe('bucket keys of plain and qualified resources', () => {
+  const cpus = (extra: Partial<Resource>): Resource => ({
+    name: 'cpus',
+    type: 'SCALAR',
+    scalar: { value: 1 },
+    ...extra,
+  });
+
+  it('every spelling of "unreserved" combines, whichever comes first', () => {
+    const forms = [
+      cpus({}),
+      cpus({ role: '*' }),
+      cpus({ reservations: [] }),
+      cpus({ role: '*', reservations: [] }),
+    ];
+    for (const a of forms) {
+      for (const b of forms) {
+        expect(addResources([a], [b])).toHaveLength(1);
+        expect(containsResources([a], [b])).toBe(true);
+      }
+    }
+  });
+
+  it('allocation roles, reservations and revocable keep resources apart', () => {
+    const distinct = [
+      cpus({}),
+      cpus({ allocation_info: { role: 'a' } }),
+      cpus({ allocation_info: { role: 'b' } }),
+      cpus({ reservations: [{ type: 'STATIC', role: 'a' }] }),
+      cpus({ revocable: {} }),
+    ];
+    for (const [i, a] of distinct.entries()) {
+      for (const [j, b] of distinct.entries()) {
+        expect(addResources([a], [b])).toHaveLength(i === j ? 1 : 2);
+      }
+    }
+    // The old-format static reservation is the same as the refined one.
+    expect(addResources([cpus({ role: 'a' })], [distinct[3]!])).toHaveLength(1);
+  });
+});

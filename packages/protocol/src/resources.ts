@@ -110,6 +110,10 @@ interface Bucket {
 }
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
+/** The spans of what is not RANGES and the items of what is not a SET: shared, never changed. */
+const NO_SPANS: Span[] = Object.freeze([]) as unknown as Span[];
+const NO_ITEMS: string[] = Object.freeze([]) as unknown as string[];
+const NO_ITEM_SET: Set<string> = new Set();
 
 function describe(r: unknown, index: number): string {
   const name = r !== null && typeof r === 'object' ? (r as { name?: unknown }).name : undefined;
@@ -248,7 +252,47 @@ function isUnique(r: Resource): boolean {
   return source.type === 'MOUNT' || source.type === 'BLOCK' || (source.type === 'RAW' && source.id != null);
 }
 
+/**
+ * Keys of plain resources (no reservation, disk, revocable, shared or provider), by name, type
+ * and allocation role; emptied when it holds `PLAIN_KEYS_MAX` keys.
+ */
+const plainKeys = new Map<string, Map<unknown, Map<string | null, string>>>();
+const PLAIN_KEYS_MAX = 4096;
+let plainKeyCount = 0;
+
 function qualifierKey(r: Resource): string {
+  if (
+    r.reservations === undefined &&
+    (r.role === undefined || r.role === '*') &&
+    r.disk == null &&
+    r.revocable == null &&
+    r.shared == null &&
+    r.provider_id == null
+  ) {
+    // The same key as below, made once per name, type and allocation role.
+    const role = r.allocation_info?.role ?? null;
+    let byType = plainKeys.get(r.name);
+    if (byType === undefined) {
+      byType = new Map();
+      plainKeys.set(r.name, byType);
+    }
+    let byRole = byType.get(r.type);
+    if (byRole === undefined) {
+      byRole = new Map();
+      byType.set(r.type, byRole);
+    }
+    let key = byRole.get(role);
+    if (key === undefined) {
+      key = JSON.stringify([r.name, r.type, [], role, null, false, false, null]);
+      if (++plainKeyCount > PLAIN_KEYS_MAX) {
+        plainKeys.clear();
+        plainKeyCount = 0;
+      } else {
+        byRole.set(role, key);
+      }
+    }
+    return key;
+  }
   return JSON.stringify([
     r.name,
     r.type,
@@ -298,7 +342,7 @@ function roleProblem(r: Resource): string | undefined {
 function decode(r: Resource): Decoded | string {
   if (!isObject(r)) return 'is not an object';
   if (typeof r.name !== 'string' || r.name === '') return 'has no name';
-  const d: Decoded = { key: '', kind: 'SCALAR', unique: false, milli: 0, spans: [], items: [] };
+  const d: Decoded = { key: '', kind: 'SCALAR', unique: false, milli: 0, spans: NO_SPANS, items: NO_ITEMS };
   switch (r.type) {
     case 'SCALAR': {
       if (!isObject(r.scalar)) return "has type SCALAR but no 'scalar'";
@@ -398,8 +442,8 @@ class Pool {
         kind: d.kind,
         unique: d.unique,
         milli: d.milli,
-        spans: d.spans.slice(),
-        items: new Set(d.items),
+        spans: d.kind === 'RANGES' ? d.spans.slice() : NO_SPANS,
+        items: d.kind === 'SET' ? new Set(d.items) : NO_ITEM_SET,
         count: 1,
         dirty: false,
       });
@@ -421,7 +465,11 @@ class Pool {
   merge(key: string, x: Bucket): void {
     const b = this.buckets.get(key);
     if (b === undefined) {
-      this.buckets.set(key, { ...x, spans: x.spans.slice(), items: new Set(x.items) });
+      this.buckets.set(key, {
+        ...x,
+        spans: x.kind === 'RANGES' ? x.spans.slice() : x.spans,
+        items: x.kind === 'SET' ? new Set(x.items) : x.items,
+      });
     } else if (b.unique) {
       b.count += x.count;
     } else if (b.kind === 'SCALAR') {
@@ -470,12 +518,26 @@ function materialize(
   if (kind === 'SCALAR') out.scalar = { value: milli / 1000 };
   else if (kind === 'RANGES') out.ranges = { range: spans.map(([begin, end]) => ({ begin, end })) };
   else out.set = { item: [...items] };
-  for (const [k, v] of Object.entries(rep)) {
-    if (k === 'name' || k === 'type' || k === 'scalar' || k === 'ranges' || k === 'set' || v === undefined)
+  const fields = rep as unknown as Record<string, unknown>;
+  for (const k in fields) {
+    const v = fields[k];
+    if (!Object.hasOwn(fields, k) || k === 'name' || k === 'type' || k === 'scalar' || k === 'ranges')
       continue;
-    out[k] = structuredClone(v);
+    if (k === 'set' || v === undefined) continue;
+    out[k] = cloneData(v);
   }
   return out as unknown as Resource;
+}
+
+/** A deep copy of message data: plain objects and arrays by hand, anything else by `structuredClone`. */
+function cloneData(v: unknown): unknown {
+  if (typeof v !== 'object' || v === null) return v;
+  if (Array.isArray(v)) return v.map(cloneData);
+  const proto = Object.getPrototypeOf(v);
+  if (proto !== Object.prototype && proto !== null) return structuredClone(v);
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(v)) out[k] = cloneData((v as Record<string, unknown>)[k]);
+  return out;
 }
 
 function emit(b: Bucket, out: Resource[]): void {

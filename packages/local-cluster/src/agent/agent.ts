@@ -18,7 +18,7 @@ import {
 import { coalesceWrites, RecordIOResponse, sendText } from '../http.js';
 import { randomId, randomUuidBytes } from '../ids.js';
 import type { AgentApi, AgentRegistration, AgentTask, MasterApi, RunTaskRequest } from '../link.js';
-import { Checkpoint, type RecoveredState } from './checkpoint.js';
+import { Checkpoint, type RecoveredState, type TaskUpdatesFile } from './checkpoint.js';
 import {
   allocationRole,
   COMMAND_KILL_GRACE_MS,
@@ -127,8 +127,8 @@ export class LocalAgent implements AgentApi {
   readonly #registrationTimeoutMs: number;
   readonly #reregistrationTimeoutMs: number;
   readonly #checkpoint: Checkpoint;
-  /** Where each checkpointed task lives (framework + task → executor run). */
-  readonly #locations = new Map<string, { executorId: string; containerId: string }>();
+  /** The `task.updates` of each checkpointed task (framework + task), until its stream ends. */
+  readonly #locations = new Map<string, TaskUpdatesFile>();
   #reregistrationTimer: NodeJS.Timeout | undefined;
   /** Stopped as by a crash: executors of checkpointing frameworks were left running. */
   #crashed = false;
@@ -222,10 +222,17 @@ export class LocalAgent implements AgentApi {
       const framework = this.#frameworks.get(run.frameworkId);
       if (!framework) continue;
       for (const task of run.tasks) {
-        this.#locations.set(streamKeyOf(run.frameworkId, task.info.task_id.value), {
-          executorId: run.info.executor_id.value,
-          containerId: run.containerId,
-        });
+        const taskId = task.info.task_id.value;
+        this.#locations.set(
+          streamKeyOf(run.frameworkId, taskId),
+          this.#checkpoint.recoveredTask(
+            state.agentId,
+            run.frameworkId,
+            run.info.executor_id.value,
+            run.containerId,
+            taskId,
+          ),
+        );
         this.#updates.restore(run.frameworkId, task.updates, task.acked);
       }
       if (run.terminated) continue;
@@ -451,6 +458,7 @@ export class LocalAgent implements AgentApi {
       }
     }
     this.#updates.stop();
+    this.#checkpoint.stop();
     if (exits.length > 0) {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
@@ -528,17 +536,16 @@ export class LocalAgent implements AgentApi {
   #checkpointTasks(framework: FrameworkState, executor: Executor, tasks: readonly mesos.v1.TaskInfo[]): void {
     if (framework.info.checkpoint !== true) return;
     for (const task of tasks) {
-      this.#checkpoint.task(
-        this.#agentId,
-        executor.frameworkId,
-        executor.executorId,
-        executor.containerId,
-        task,
+      this.#locations.set(
+        streamKeyOf(executor.frameworkId, task.task_id.value),
+        this.#checkpoint.task(
+          this.#agentId,
+          executor.frameworkId,
+          executor.executorId,
+          executor.containerId,
+          task,
+        ),
       );
-      this.#locations.set(streamKeyOf(executor.frameworkId, task.task_id.value), {
-        executorId: executor.executorId,
-        containerId: executor.containerId,
-      });
     }
   }
 
@@ -546,7 +553,7 @@ export class LocalAgent implements AgentApi {
   #enqueueUpdate(frameworkId: string, status: mesos.v1.TaskStatus): boolean {
     const where = this.#locations.get(streamKeyOf(frameworkId, status.task_id.value));
     if (where && !this.#updates.received(frameworkId, status.task_id.value, status.uuid)) {
-      this.#checkpoint.update(this.#agentId, frameworkId, where.executorId, where.containerId, status);
+      this.#checkpoint.update(where, status);
     }
     return this.#updates.update(frameworkId, status);
   }
@@ -630,9 +637,12 @@ export class LocalAgent implements AgentApi {
     const where = this.#locations.get(key);
     const done = !this.#updates.has(frameworkId, taskId);
     if (where) {
-      this.#checkpoint.ack(this.#agentId, frameworkId, where.executorId, where.containerId, taskId, uuid);
+      this.#checkpoint.ack(where, uuid);
       // The terminal update was acknowledged (its stream is gone): nothing more is written.
-      if (done) this.#locations.delete(key);
+      if (done) {
+        this.#checkpoint.close(where);
+        this.#locations.delete(key);
+      }
     }
     if (done) {
       // Forget the task: a long-lived executor runs many, and keeping each would grow without

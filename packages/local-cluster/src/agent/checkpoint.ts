@@ -23,15 +23,17 @@
  * A removed framework's tree is moved to `meta/trash/` at once and deleted in the background.
  * Files hold JSON (bytes as `{"$bytes": base64}`, 64-bit integers as `{"$int64": "…"}`), not
  * Mesos' protobuf, and are written synchronously, so an update is on disk before the executor
- * gets `ACKNOWLEDGED` (as Mesos checkpoints before acknowledging). Unreadable or partial files
- * are skipped on recovery (Mesos' `--strict=false`), never fatal.
+ * gets `ACKNOWLEDGED` (as Mesos checkpoints before acknowledging). A task's `task.updates` stays
+ * open from its first record until its stream ends (as Mesos keeps a stream's file open).
+ * Unreadable or partial files are skipped on recovery (Mesos' `--strict=false`), never fatal.
  */
 
 import { randomBytes } from 'node:crypto';
 import {
-  appendFileSync,
+  closeSync,
   existsSync,
   mkdirSync,
+  openSync,
   readdirSync,
   readFileSync,
   readlinkSync,
@@ -43,6 +45,7 @@ import {
 import { rm, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { mesos } from '@mesoskit/protocol';
+import { uuidHex } from '../ids.js';
 import { fromWireJson, toWireJson } from '../wire.js';
 
 const encodeRecord = toWireJson;
@@ -77,12 +80,26 @@ export interface RecoveredState {
   executors: RecoveredExecutor[];
 }
 
-const hex = (uuid: Uint8Array | undefined): string => (uuid ? Buffer.from(uuid).toString('hex') : '');
+/**
+ * A checkpointed task's `task.updates`: where it is, and its descriptor once the first record
+ * was appended. `Checkpoint.close` closes it.
+ */
+export interface TaskUpdatesFile {
+  readonly path: string;
+  fd?: number;
+}
 
 export class Checkpoint {
   readonly #root: string;
-  /** `<agentId>/<frameworkId>` → the `framework.info` record last written. */
-  readonly #frameworks = new Map<string, string>();
+  /** `<agentId>/<frameworkId>` → the `framework.info` last written (the object and its record). */
+  readonly #frameworks = new Map<string, { info: mesos.v1.FrameworkInfo; record: string }>();
+  /** The executor run of the latest task directory asked for, and its `tasks` directory. */
+  #lastRun:
+    | { agentId: string; frameworkId: string; executorId: string; containerId: string; tasksDir: string }
+    | undefined;
+  /** The `task.updates` files open. */
+  readonly #open = new Set<TaskUpdatesFile>();
+  #stopped = false;
 
   /** `workDir` is the agent's work dir; the checkpoint lives in `<workDir>/meta/slaves`. */
   constructor(workDir: string) {
@@ -185,16 +202,20 @@ export class Checkpoint {
 
   /**
    * Writes `framework.info` (the agent calls this for every task it runs, as Mesos does); an
-   * unchanged info already written by this agent is not written again.
+   * unchanged info already written by this agent (the same object, or the same record) is not
+   * written again.
    */
   framework(agentId: string, info: mesos.v1.FrameworkInfo): void {
     const key = `${agentId}/${info.id!.value}`;
+    const written = this.#frameworks.get(key);
+    if (written?.info === info) return;
     const record = encodeRecord(info);
-    if (this.#frameworks.get(key) === record) return;
-    const dir = join(this.#root, agentId, 'frameworks', info.id!.value);
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, 'framework.info'), record);
-    this.#frameworks.set(key, record);
+    if (written?.record !== record) {
+      const dir = join(this.#root, agentId, 'frameworks', info.id!.value);
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, 'framework.info'), record);
+    }
+    this.#frameworks.set(key, { info, record });
   }
 
   /** A new executor run (before its process starts). */
@@ -235,45 +256,78 @@ export class Checkpoint {
     if (existsSync(dir)) writeFileSync(join(dir, 'http.marker'), '');
   }
 
+  /** Writes the task's `task.info`; returns its `task.updates` (not opened yet). */
   task(
     agentId: string,
     frameworkId: string,
     executorId: string,
     containerId: string,
     task: mesos.v1.TaskInfo,
-  ): void {
+  ): TaskUpdatesFile {
     const dir = this.#taskDir(agentId, frameworkId, executorId, containerId, task.task_id.value);
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, 'task.info'), encodeRecord(task));
+    return { path: join(dir, 'task.updates') };
   }
 
-  update(
-    agentId: string,
-    frameworkId: string,
-    executorId: string,
-    containerId: string,
-    status: mesos.v1.TaskStatus,
-  ): void {
-    const dir = this.#taskDir(agentId, frameworkId, executorId, containerId, status.task_id.value);
-    appendRecord(join(dir, 'task.updates'), `${encodeRecord({ update: status })}\n`);
-  }
-
-  ack(
+  /** The `task.updates` of a task found by recovery. */
+  recoveredTask(
     agentId: string,
     frameworkId: string,
     executorId: string,
     containerId: string,
     taskId: string,
-    uuid: Uint8Array,
-  ): void {
-    const dir = this.#taskDir(agentId, frameworkId, executorId, containerId, taskId);
-    appendRecord(join(dir, 'task.updates'), `${encodeRecord({ ack: hex(uuid) })}\n`);
+  ): TaskUpdatesFile {
+    return {
+      path: join(this.#taskDir(agentId, frameworkId, executorId, containerId, taskId), 'task.updates'),
+    };
+  }
+
+  update(file: TaskUpdatesFile, status: mesos.v1.TaskStatus): void {
+    this.#append(file, `${encodeRecord({ update: status })}\n`);
+  }
+
+  ack(file: TaskUpdatesFile, uuid: Uint8Array): void {
+    this.#append(file, `${encodeRecord({ ack: uuidHex(uuid) })}\n`);
+  }
+
+  /** The task's stream ended: its `task.updates` is closed. */
+  close(file: TaskUpdatesFile): void {
+    if (file.fd === undefined) return;
+    closeSync(file.fd);
+    delete file.fd;
+    this.#open.delete(file);
+  }
+
+  /** The agent stopped: every open `task.updates` is closed, and later records close theirs. */
+  stop(): void {
+    this.#stopped = true;
+    for (const file of this.#open) this.close(file);
+  }
+
+  /**
+   * Appends to a task's `task.updates`, opening it on the first record; nothing if the task's
+   * directory is gone (removed framework).
+   */
+  #append(file: TaskUpdatesFile, record: string): void {
+    if (file.fd === undefined) {
+      try {
+        file.fd = openSync(file.path, 'a');
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        return;
+      }
+      this.#open.add(file);
+    }
+    writeFileSync(file.fd, record); // at the end (the file is open for appending), all of it
+    if (this.#stopped) this.close(file);
   }
 
   /** The framework was torn down: nothing of it is to be recovered. */
   removeFramework(agentId: string, frameworkId: string): void {
     this.#frameworks.delete(`${agentId}/${frameworkId}`);
     const dir = join(this.#root, agentId, 'frameworks', frameworkId);
+    for (const file of this.#open) if (file.path.startsWith(`${dir}/`)) this.close(file);
     // Moved out of the tree at once (recovery no longer sees it), deleted in the background:
     // a framework that ran many tasks leaves many directories.
     const trash = join(this.#root, '..', 'trash');
@@ -301,7 +355,23 @@ export class Checkpoint {
     containerId: string,
     taskId: string,
   ): string {
-    return join(this.#executorDir(agentId, frameworkId, executorId), 'runs', containerId, 'tasks', taskId);
+    let run = this.#lastRun;
+    if (
+      run?.agentId !== agentId ||
+      run.frameworkId !== frameworkId ||
+      run.executorId !== executorId ||
+      run.containerId !== containerId
+    ) {
+      const tasksDir = join(
+        this.#executorDir(agentId, frameworkId, executorId),
+        'runs',
+        containerId,
+        'tasks',
+      );
+      run = { agentId, frameworkId, executorId, containerId, tasksDir };
+      this.#lastRun = run;
+    }
+    return join(run.tasksDir, taskId);
   }
 }
 
@@ -333,15 +403,6 @@ function readJson<T>(path: string): T | undefined {
     return decodeRecord<T>(text);
   } catch {
     return undefined;
-  }
-}
-
-/** Appends to a task's `task.updates`; nothing if the task's directory is gone (removed framework). */
-function appendRecord(path: string, record: string): void {
-  try {
-    appendFileSync(path, record);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
 }
 

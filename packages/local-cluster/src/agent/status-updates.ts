@@ -8,6 +8,7 @@
 
 import type { mesos } from '@mesoskit/protocol';
 import { isTerminalTaskState } from '@mesoskit/protocol';
+import { uuidHex } from '../ids.js';
 
 export interface RetryPolicy {
   /** First resend after this many milliseconds. */
@@ -33,8 +34,6 @@ interface Stream {
   timer: NodeJS.Timeout | undefined;
   delay: number;
 }
-
-const hex = (uuid: Uint8Array | undefined): string => (uuid ? Buffer.from(uuid).toString('hex') : '');
 
 export class StatusUpdateManager {
   readonly #streams = new Map<string, Stream>();
@@ -65,7 +64,7 @@ export class StatusUpdateManager {
       };
       this.#streams.set(key, stream);
     }
-    const id = hex(status.uuid);
+    const id = uuidHex(status.uuid);
     if (stream.received.has(id)) return false;
     stream.received.add(id);
     stream.pending.push(status);
@@ -79,7 +78,7 @@ export class StatusUpdateManager {
     const key = streamKey(frameworkId, taskId);
     const stream = this.#streams.get(key);
     const head = stream?.pending[0];
-    if (!stream || !head || hex(head.uuid) !== hex(uuid)) return false;
+    if (!stream || !head || uuidHex(head.uuid) !== uuidHex(uuid)) return false;
     clearTimeout(stream.timer);
     stream.timer = undefined;
     stream.pending.shift();
@@ -99,14 +98,14 @@ export class StatusUpdateManager {
   restore(frameworkId: string, updates: readonly mesos.v1.TaskStatus[], acked: ReadonlySet<string>): void {
     const first = updates[0];
     if (!first) return;
-    const pending = updates.filter((u) => !acked.has(hex(u.uuid)));
+    const pending = updates.filter((u) => !acked.has(uuidHex(u.uuid)));
     if (pending.length === 0) return;
     const key = streamKey(frameworkId, first.task_id.value);
     this.#streams.set(key, {
       frameworkId,
       taskId: first.task_id.value,
       pending,
-      received: new Set(updates.map((u) => hex(u.uuid))),
+      received: new Set(updates.map((u) => uuidHex(u.uuid))),
       latestState: updates.at(-1)!.state,
       timer: undefined,
       delay: this.#retry.initialMs,
@@ -152,7 +151,7 @@ export class StatusUpdateManager {
 
   /** Whether the task's stream already received an update with this uuid. */
   received(frameworkId: string, taskId: string, uuid: Uint8Array | undefined): boolean {
-    return this.#streams.get(streamKey(frameworkId, taskId))?.received.has(hex(uuid)) ?? false;
+    return this.#streams.get(streamKey(frameworkId, taskId))?.received.has(uuidHex(uuid)) ?? false;
   }
 
   /** Whether the task has a stream (it is deleted once its terminal update is acknowledged). */

@@ -7,7 +7,6 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import {
   addResources,
-  containsResources,
   InvalidOptionsError,
   isTerminalTaskState,
   type Logger,
@@ -911,12 +910,16 @@ export class LocalMaster implements MasterApi {
       }
       const executor = task.executor;
       const newExecutor = executor !== undefined && !ctx.existingExecutor(executor.executor_id.value);
-      const required = addResources(task.resources ?? [], newExecutor ? (executor.resources ?? []) : []);
-      if (!containsSafe(pool, required)) {
-        this.#taskError(framework, task, fitError(required, pool), 'REASON_TASK_INVALID');
+      const required = newExecutor
+        ? addResources(task.resources ?? [], executor.resources ?? [])
+        : (task.resources ?? []);
+      const rest = subtractSafe(pool, required);
+      if (!rest) {
+        // The error shows the requirement summed (as `addResources` does for a new executor).
+        this.#taskError(framework, task, fitError(addResources(required, []), pool), 'REASON_TASK_INVALID');
         continue;
       }
-      pool = subtractResources(pool, required);
+      pool = rest;
       if (executor && newExecutor) this.#addExecutor(framework, agent, executor);
       this.#addTask(framework, agent, task, role, executor?.executor_id.value);
       const request: RunTaskRequest = { framework: framework.info, task };
@@ -963,8 +966,9 @@ export class LocalMaster implements MasterApi {
     }
     let required = existing ? [] : (executor.resources ?? []);
     for (const task of tasks) required = addResources(required, task.resources ?? []);
-    if (!containsSafe(pool, required)) return fail(fitError(required, pool));
-    pool = subtractResources(pool, required);
+    const rest = subtractSafe(pool, required);
+    if (!rest) return fail(fitError(required, pool));
+    pool = rest;
     if (!existing) this.#addExecutor(framework, agent, executor);
     for (const task of tasks) this.#addTask(framework, agent, task, role, executor.executor_id.value);
     this.#agentCall(agent, (api) =>
@@ -1542,10 +1546,11 @@ function tasksOf(operations: readonly mesos.v1.Offer.Operation[]): mesos.v1.Task
   });
 }
 
-function containsSafe(pool: readonly Resource[], required: readonly Resource[]): boolean {
+/** `pool - required`, or undefined when `pool` does not contain `required`. */
+function subtractSafe(pool: readonly Resource[], required: readonly Resource[]): Resource[] | undefined {
   try {
-    return containsResources(pool, required);
+    return subtractResources(pool, required);
   } catch {
-    return false;
+    return undefined;
   }
 }

@@ -124,9 +124,31 @@ export function validateOfferConstraints(
 
 const executorCodec = codecFor<mesos.v1.ExecutorInfo>('mesos.v1.ExecutorInfo');
 
-/** True when two ExecutorInfos are the same message (Mesos requires identity for reuse). */
+/**
+ * True when two ExecutorInfos are the same message (Mesos requires identity for reuse): equal
+ * as plain data, or else equal in JSON (which prints defaults, so an absent field equals its
+ * default).
+ */
 export function sameExecutor(a: mesos.v1.ExecutorInfo, b: mesos.v1.ExecutorInfo): boolean {
-  return executorCodec.toJSON(a) === executorCodec.toJSON(b);
+  return equalData(a, b) || executorCodec.toJSON(a) === executorCodec.toJSON(b);
+}
+
+/** Deep equality of plain message data (objects, arrays, bytes, primitives). */
+function equalData(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (a instanceof Uint8Array || b instanceof Uint8Array) {
+    return a instanceof Uint8Array && b instanceof Uint8Array && Buffer.compare(a, b) === 0;
+  }
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  const x = a as Record<string, unknown>;
+  const y = b as Record<string, unknown>;
+  const keys = Object.keys(x);
+  if (keys.length !== Object.keys(y).length) return false;
+  for (const k of keys) {
+    if (!Object.hasOwn(y, k) || !equalData(x[k], y[k])) return false;
+  }
+  return true;
 }
 
 function negativeDuration(d: mesos.v1.DurationInfo | undefined): boolean {

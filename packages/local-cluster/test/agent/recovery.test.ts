@@ -169,9 +169,9 @@ describe('agent recovery', () => {
     cp.agent(AGENT_ID, { hostname: 'localhost', resources: [] });
     cp.framework(AGENT_ID, fw);
     cp.executor(AGENT_ID, FRAMEWORK_ID, executor, 'c1', undefined);
-    cp.task(AGENT_ID, FRAMEWORK_ID, 'e', 'c1', task('t1'));
+    const t1 = cp.task(AGENT_ID, FRAMEWORK_ID, 'e', 'c1', task('t1'));
     const uuid = Uint8Array.from(Buffer.alloc(16, 7));
-    cp.update(AGENT_ID, FRAMEWORK_ID, 'e', 'c1', {
+    cp.update(t1, {
       task_id: { value: 't1' },
       state: 'TASK_RUNNING',
       uuid,
@@ -200,5 +200,6 @@ describe('agent recovery', () => {
       { task_id: { value: 't1' }, state: 'TASK_RUNNING', uuid, data: Uint8Array.of(0, 255) },
     ]);
     expect(readdirSync(join(dir, 'meta'))).toEqual(['boot_id', 'slaves']);
+    cp.stop();
   });
 });
