@@ -652,7 +652,8 @@ export class LocalAgent implements AgentApi {
         const record = executor.tasks.get(taskId);
         if (record !== undefined && isTerminalTaskState(record.state)) {
           executor.tasks.delete(taskId);
-          executor.rememberCompleted(taskId);
+          const dropped = executor.rememberCompleted(taskId, done ? where : undefined);
+          if (dropped !== undefined) void this.#checkpoint.removeTask(dropped);
         }
       }
     }

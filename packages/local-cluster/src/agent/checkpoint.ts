@@ -43,7 +43,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { rm, rmdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { mesos } from '@mesoskit/protocol';
 import { uuidHex } from '../ids.js';
 import { fromWireJson, toWireJson } from '../wire.js';
@@ -297,6 +297,12 @@ export class Checkpoint {
     closeSync(file.fd);
     delete file.fd;
     this.#open.delete(file);
+  }
+
+  /** Removes a completed task's directory, in the background (the promise never rejects). */
+  removeTask(file: TaskUpdatesFile): Promise<void> {
+    this.close(file);
+    return rm(dirname(file.path), { recursive: true, force: true }).catch(() => {});
   }
 
   /** The agent stopped: every open `task.updates` is closed, and later records close theirs. */

@@ -8,6 +8,7 @@
  */
 import { executorEvent, isTerminalTaskState, type mesos } from '@mesoskit/protocol';
 import type { RecordIOResponse } from '../http.js';
+import type { TaskUpdatesFile } from './checkpoint.js';
 import type { SpawnedProcess } from './process.js';
 
 export type ExecutorState = 'REGISTERING' | 'RUNNING' | 'TERMINATING' | 'TERMINATED';
@@ -46,8 +47,12 @@ export class Executor {
   readonly commandTask: mesos.v1.TaskInfo | undefined;
   state: ExecutorState = 'REGISTERING';
   readonly tasks = new Map<string, TaskRecord>();
-  /** Ids of the last tasks completed and acknowledged, forgotten from `tasks` (bounded). */
-  readonly #completed = new Set<string>();
+  /**
+   * The last tasks completed and acknowledged, forgotten from `tasks` (bounded), with their
+   * checkpoint: Mesos keeps a completed task's directory while its executor runs; past this
+   * many, ours are removed, so a long-lived executor does not pile up millions.
+   */
+  readonly #completed = new Map<string, TaskUpdatesFile | undefined>();
   readonly queue: QueuedLaunch[] = [];
   /** Recovered after an agent restart and not yet re-subscribed. */
   recovered = false;
@@ -129,12 +134,16 @@ export class Executor {
   }
 
   /** Remembers a completed task's id (the last {@link MAX_COMPLETED_TASKS} only). */
-  rememberCompleted(taskId: string): void {
-    this.#completed.add(taskId);
-    if (this.#completed.size > MAX_COMPLETED_TASKS) {
-      const oldest = this.#completed.values().next().value;
-      if (oldest !== undefined) this.#completed.delete(oldest);
-    }
+  /**
+   * Remembers a completed task (its id, and its checkpoint, if any); returns the checkpoint of
+   * the task that falls out of the last MAX_COMPLETED_TASKS, for the caller to remove.
+   */
+  rememberCompleted(taskId: string, checkpoint?: TaskUpdatesFile): TaskUpdatesFile | undefined {
+    this.#completed.set(taskId, checkpoint);
+    if (this.#completed.size <= MAX_COMPLETED_TASKS) return undefined;
+    const [oldest, file] = this.#completed.entries().next().value!;
+    this.#completed.delete(oldest);
+    return file;
   }
 
   completed(taskId: string): boolean {

@@ -1403,7 +1403,14 @@ export class LocalMaster implements MasterApi {
       return;
     }
     const status = update.status;
-    const task = framework.tasks.get(status.task_id.value);
+    const found = framework.tasks.get(status.task_id.value);
+    // An older update arriving after a terminal one (as Mesos' master, it is still forwarded,
+    // but the task's state does not go back: its acknowledgement must still forget the task).
+    const outOfOrder =
+      found !== undefined && isTerminalTaskState(found.state) && !isTerminalTaskState(status.state);
+    if (outOfOrder)
+      this.#logger.warn('out-of-order status update', { taskId: status.task_id.value, state: status.state });
+    const task = outOfOrder ? undefined : found;
     if (task && task.agentId === agentId) {
       // The task's state is that of the update being forwarded, not the agent's newer
       // `latestState`: in capture 11/13 a task whose TASK_FINISHED waited behind an unacked

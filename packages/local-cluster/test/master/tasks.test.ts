@@ -117,6 +117,22 @@ describe('status updates', () => {
     s.stream.close();
   });
 
+  it('an older update arriving after the terminal one is forwarded, and the terminal ack still forgets the task', async () => {
+    const { s, agent } = await withTask();
+    const finished = executorUpdate(agent, s.frameworkId, 't1', 'TASK_FINISHED');
+    await s.stream.update('t1');
+    // A resent TASK_RUNNING overtaken on the way: forwarded as Mesos does, state unchanged.
+    executorUpdate(agent, s.frameworkId, 't1', 'TASK_RUNNING');
+    expect((await s.stream.update('t1')).state).toBe('TASK_RUNNING');
+    await s.call({
+      type: 'ACKNOWLEDGE',
+      acknowledge: { agent_id: { value: agent.agentId }, task_id: { value: 't1' }, uuid: finished.uuid! },
+    });
+    await s.call({ type: 'RECONCILE', reconcile: { tasks: [{ task_id: { value: 't1' } }] } });
+    expect((await s.stream.update('t1')).message).toBe('Reconciliation: Task is unknown');
+    s.stream.close();
+  });
+
   it('are forwarded as sent; ACKNOWLEDGE goes to the agent; the task is forgotten after its terminal ack', async () => {
     const { s, agent } = await withTask();
     const running = executorUpdate(agent, s.frameworkId, 't1', 'TASK_RUNNING');
