@@ -653,7 +653,7 @@ export class LocalAgent implements AgentApi {
         if (record !== undefined && isTerminalTaskState(record.state)) {
           executor.tasks.delete(taskId);
           const dropped = executor.rememberCompleted(taskId, done ? where : undefined);
-          if (dropped !== undefined) void this.#checkpoint.removeTask(dropped);
+          if (dropped !== undefined) this.#checkpoint.removeTask(dropped);
         }
       }
     }

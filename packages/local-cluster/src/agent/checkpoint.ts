@@ -38,8 +38,10 @@ import {
   readFileSync,
   readlinkSync,
   renameSync,
+  rmdirSync,
   rmSync,
   symlinkSync,
+  unlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { rm, rmdir } from 'node:fs/promises';
@@ -299,10 +301,25 @@ export class Checkpoint {
     this.#open.delete(file);
   }
 
-  /** Removes a completed task's directory, in the background (the promise never rejects). */
-  removeTask(file: TaskUpdatesFile): Promise<void> {
+  /**
+   * Removes a completed task's directory: its two files and itself, three syscalls (a recursive
+   * removal costs a stat per entry more); anything unexpected in it is removed in the background.
+   */
+  removeTask(file: TaskUpdatesFile): void {
     this.close(file);
-    return rm(dirname(file.path), { recursive: true, force: true }).catch(() => {});
+    const dir = dirname(file.path);
+    for (const path of [file.path, join(dir, 'task.info')]) {
+      try {
+        unlinkSync(path);
+      } catch {
+        // not written (or already gone): rmdir below says whether anything is left
+      }
+    }
+    try {
+      rmdirSync(dir);
+    } catch {
+      rm(dir, { recursive: true, force: true }).catch(() => {});
+    }
   }
 
   /** The agent stopped: every open `task.updates` is closed, and later records close theirs. */
