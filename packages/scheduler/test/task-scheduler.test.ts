@@ -422,6 +422,32 @@ describe('TaskScheduler against a fake master', () => {
     await within('both results', 5000, Promise.all(runs.map((r) => r.result())));
   });
 
+  it('keeps each ACCEPT within maxAcceptBytes; a task the master refuses as too large alone fails', async () => {
+    master.respond = (req) =>
+      req.call.type === 'ACCEPT' && launched(req).some((t) => t.data!.byteLength > 5000)
+        ? { status: 413, body: 'Request Entity Too Large' }
+        : 'default';
+    const s = await connect({ maxAcceptBytes: 2500 });
+    const text = 'x'.repeat(1000);
+    const runs = [1, 2, 3].map((i) => s.submit(echo, { text: `${i}${text}` }));
+    sendOffers(offer('a'));
+    const first = launched(await nthCall('ACCEPT', 1));
+    expect(first).toHaveLength(2);
+    sendOffers(offer('a'));
+    const second = launched(await nthCall('ACCEPT', 2));
+    expect(second).toHaveLength(1);
+    for (const t of [...first, ...second]) sendUpdate(finished(t, { text: 'ok' }));
+    await within('three results', 5000, Promise.all(runs.map((r) => r.result())));
+
+    const huge = s.submit(echo, { text: 'y'.repeat(6000) });
+    sendOffers(offer('a'));
+    await nthCall('ACCEPT', 3);
+    const err = await huge.result().catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'TASK_FAILED' });
+    expect((err as Error).message).toMatch(/larger than the master accepts/);
+    expect(s.counters().acceptsFailed).toBe(1);
+  });
+
   it('requeues the tasks of an ACCEPT the master refused', async () => {
     let refused = false;
     master.respond = (req) => {

@@ -116,6 +116,11 @@ export interface TaskSchedulerOptions extends Omit<MesosSchedulerClientOptions, 
   maxBufferedMessages?: number;
   /** At most this many queued tasks are considered per packing round. @default 4096 */
   packingWindow?: number;
+  /**
+   * Task data (launch envelopes) per ACCEPT, at most (default 16 MiB; a larger single task
+   * still goes alone). Masters limit request bodies (mesoskit-local: 64 MiB).
+   */
+  maxAcceptBytes?: number;
 }
 
 export interface ResolvedTaskSchedulerOptions {
@@ -135,6 +140,7 @@ export interface ResolvedTaskSchedulerOptions {
   abortOnFailure: boolean;
   maxBufferedMessages: number;
   packingWindow: number;
+  maxAcceptBytes: number;
 }
 
 export const DEFAULT_RETRY = Object.freeze({
@@ -151,6 +157,7 @@ export const DEFAULT_REVIVE_INTERVAL_MS = 200;
 export const DEFAULT_EXECUTOR_IDLE_TIMEOUT_MS = 60_000;
 export const DEFAULT_MAX_BUFFERED_MESSAGES = 256;
 export const DEFAULT_PACKING_WINDOW = 4096;
+export const DEFAULT_MAX_ACCEPT_BYTES = 16 * 1024 * 1024;
 
 const NOT_RETRIED_STATES = new Set(['TASK_ERROR', 'TASK_KILLED']);
 
@@ -286,6 +293,7 @@ export function resolveTaskSchedulerOptions(options: TaskSchedulerOptions): Reso
     abortOnFailure: _abortOnFailure,
     maxBufferedMessages: _maxBufferedMessages,
     packingWindow: _packingWindow,
+    maxAcceptBytes: _maxAcceptBytes,
     ...rest
   } = options;
   const fw = framework ?? {};
@@ -332,5 +340,6 @@ export function resolveTaskSchedulerOptions(options: TaskSchedulerOptions): Reso
       DEFAULT_MAX_BUFFERED_MESSAGES,
     ),
     packingWindow: positiveInt('packingWindow', options.packingWindow, DEFAULT_PACKING_WINDOW),
+    maxAcceptBytes: positiveInt('maxAcceptBytes', options.maxAcceptBytes, DEFAULT_MAX_ACCEPT_BYTES),
   };
 }

@@ -22,7 +22,12 @@ import {
   type TaskInfo,
   type TaskStatus,
 } from '@mesoskit/protocol';
-import { type ConnectionStatus, MesosSchedulerClient, type SubscribedInfo } from '../client/index.js';
+import {
+  type ConnectionStatus,
+  MesosHttpError,
+  MesosSchedulerClient,
+  type SubscribedInfo,
+} from '../client/index.js';
 import {
   RemoteTaskError,
   SchedulerAbortedError,
@@ -862,7 +867,21 @@ export class TaskScheduler implements AsyncDisposable {
     }
     const tasks: TaskInfo[] = [];
     const attempts: Attempt[] = [];
-    for (const run of runs) {
+    let bytes = 0;
+    for (const [index, run] of runs.entries()) {
+      const data = encodeLaunchEnvelope({
+        task: run.def.name,
+        taskVersion: run.def.version,
+        attempt: run.attempts + 1,
+        input: run.input,
+      });
+      // One ACCEPT stays within maxAcceptBytes of task data (a master limits request bodies:
+      // mesoskit-local to 64 MiB): the runs past it wait for the next offer round.
+      if (tasks.length > 0 && bytes + data.byteLength > this.options.maxAcceptBytes) {
+        for (let i = runs.length - 1; i >= index; i--) this.#enqueue(runs[i]!, true);
+        break;
+      }
+      bytes += data.byteLength;
       let slot = slots.get(run.executor.name);
       const reusedExecutor = slot !== undefined;
       if (slot === undefined) {
@@ -905,12 +924,7 @@ export class TaskScheduler implements AsyncDisposable {
         agent_id: { value: agentId },
         resources: pool.take(run.resources),
         executor: slot.info,
-        data: encodeLaunchEnvelope({
-          task: run.def.name,
-          taskVersion: run.def.version,
-          attempt: number,
-          input: run.input,
-        }),
+        data,
         ...(run.labels !== undefined && { labels: run.labels }),
       });
       if (this.#observed(run))
@@ -946,10 +960,20 @@ export class TaskScheduler implements AsyncDisposable {
             this.#attempts.delete(attempt.mesosTaskId);
             this.#releaseExecutor(attempt);
             const run = attempt.run;
-            if (run.current === attempt && run.state === 'launched') {
-              run.attempts--; // not an attempt: it never ran (if it did after all, it is an orphan and killed)
-              this.#enqueue(run, true);
+            if (run.current !== attempt || run.state !== 'launched') continue;
+            run.attempts--; // not an attempt: it never ran (if it did after all, it is an orphan and killed)
+            if (attempts.length === 1 && err instanceof MesosHttpError && err.status === 413) {
+              // Alone in its ACCEPT and still too large for the master: it never will fit.
+              run.current = undefined;
+              const error = new TaskFailedError(
+                `task ${run.id} (${run.def.name}) cannot be launched: its launch is larger than the master accepts (${err.message})`,
+                { taskId: run.id, attempts: run.attempts },
+                { cause: err },
+              );
+              this.#settle(run, { ok: false, error });
+              continue;
             }
+            this.#enqueue(run, true);
           }
         },
       );
