@@ -194,6 +194,14 @@ export function responseEncoding(accept: string | undefined): MesosEncoding | un
 /**
  * A streaming `200` response of RecordIO records: chunked, one record per chunk (one write
  * each), as libprocess does and some clients rely on.
+ *
+ * Records go straight to the socket as finished HTTP chunks, not through `res.write` (which
+ * corks the socket until the next tick): the servers coalesce each socket's writes until the end
+ * of the event loop iteration (`coalesceWrites`) and flush sockets in the order of their latest
+ * write, so an event reaches the socket queue before the `202` of the call that caused it and
+ * leaves first (a LAUNCH before the ACCEPT's answer: one wakeup less on the task's path). The
+ * response falls back to `res.write` while it does not own its socket (a pipelined request's
+ * response waiting behind another).
  */
 export class RecordIOResponse {
   readonly encoding: MesosEncoding;
@@ -220,7 +228,13 @@ export class RecordIOResponse {
   /** Writes one record (an already encoded message). Returns false if the stream is closed. */
   send(record: Uint8Array): boolean {
     if (this.closed) return false;
-    this.#res.write(encodeRecord(record));
+    const res = this.#res as ServerResponse & { _httpMessage?: unknown; writableLength: number };
+    const socket = res.socket as (Socket & { _httpMessage?: unknown }) | null;
+    if (socket === null || socket._httpMessage !== res || res.writableLength > 0) {
+      res.write(encodeRecord(record));
+      return true;
+    }
+    writeRecordChunk(socket, record);
     return true;
   }
 
@@ -235,6 +249,32 @@ export class RecordIOResponse {
   onClose(fn: () => void): void {
     this.#res.once('close', fn);
   }
+}
+
+const CRLF = Buffer.from('\r\n');
+/** Records up to this size are framed in one buffer (a copy); larger ones are written in pieces. */
+const COPY_RECORD_MAX = 16 * 1024;
+
+/**
+ * One RecordIO record as one HTTP chunk: `<hex size>\r\n<decimal length>\n<record>\r\n`, the
+ * bytes `res.write(encodeRecord(record))` puts on the wire.
+ */
+function writeRecordChunk(socket: Socket, record: Uint8Array): void {
+  const length = String(record.length);
+  const size = (length.length + 1 + record.length).toString(16);
+  if (record.length > COPY_RECORD_MAX) {
+    socket.write(`${size}\r\n${length}\n`, 'latin1');
+    socket.write(record);
+    socket.write(CRLF);
+    return;
+  }
+  const head = size.length + 2 + length.length + 1;
+  const out = Buffer.allocUnsafe(head + record.length + 2);
+  out.write(`${size}\r\n${length}\n`, 0, 'latin1');
+  out.set(record, head);
+  out[head + record.length] = 13;
+  out[head + record.length + 1] = 10;
+  socket.write(out);
 }
 
 // ------------------------------------------------------------------ write coalescing

@@ -125,13 +125,15 @@ export async function handleExecutorApi(
     case 'SUBSCRIBE':
       host.subscribe(executor, call.subscribe ?? {}, res, accept);
       return;
+    // Handled before the answer is written, so that what the call causes (the update's event to
+    // the scheduler, the ACKNOWLEDGED) is queued first and leaves first (see `RecordIOResponse`).
     case 'UPDATE':
-      sendAccepted(res);
       host.update(executor, call.update!.status);
+      sendAccepted(res);
       return;
     case 'MESSAGE':
-      sendAccepted(res);
       host.message(executor, call.message!.data);
+      sendAccepted(res);
       return;
     default:
       logger.warn('executor call of unknown type', { frameworkId, executorId });
