@@ -5,7 +5,8 @@
  * every update. Figures: tasks/s, and master + agent CPU per task.
  *
  * `MESOSKIT_BENCH_PROFILE=/some/dir pnpm bench --only local-cluster` writes a CPU profile of the
- * mesoskit-local process there (node --cpu-prof); `MESOSKIT_BENCH_LOCAL_CLI=/path/to/cli.js`
+ * mesoskit-local process there (node --cpu-prof; `MESOSKIT_BENCH_PROFILE_INTERVAL` sets the sampling
+ * interval in µs, default 1000); `MESOSKIT_BENCH_LOCAL_CLI=/path/to/cli.js`
  * runs another build of mesoskit-local (to compare before/after, alternating runs).
  *
  * `local-cluster.allocation`: allocation cycle time with 100 agents and 1,000 then 10,000
@@ -53,6 +54,8 @@ export interface ClusterOptions {
   agents?: number;
   /** Each agent's resources (`--resources`). @default {@link DEFAULT_AGENT_RESOURCES} */
   resources?: string;
+  /** The allocation interval (`--allocation-interval`). @default mesoskit-local's 50 ms */
+  allocationIntervalMs?: number;
 }
 
 export const DEFAULT_AGENT_RESOURCES = 'cpus:64;mem:65536;disk:4096;ports:[31000-32000]';
@@ -70,7 +73,11 @@ export async function startCluster(options: ClusterOptions = {}): Promise<BenchC
     process.execPath,
     [
       ...(process.env.MESOSKIT_BENCH_PROFILE
-        ? ['--cpu-prof', `--cpu-prof-dir=${process.env.MESOSKIT_BENCH_PROFILE}`]
+        ? [
+            '--cpu-prof',
+            `--cpu-prof-dir=${process.env.MESOSKIT_BENCH_PROFILE}`,
+            `--cpu-prof-interval=${process.env.MESOSKIT_BENCH_PROFILE_INTERVAL ?? 1000}`,
+          ]
         : []),
       CLI,
       '--port',
@@ -79,6 +86,9 @@ export async function startCluster(options: ClusterOptions = {}): Promise<BenchC
       String(options.agents ?? 1),
       '--resources',
       options.resources ?? DEFAULT_AGENT_RESOURCES,
+      ...(options.allocationIntervalMs === undefined
+        ? []
+        : ['--allocation-interval', `${options.allocationIntervalMs}ms`]),
     ],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
