@@ -16,9 +16,9 @@ import {
   silentLogger,
 } from '@mesoskit/protocol';
 import { coalesceWrites, RecordIOResponse, sendText } from '../http.js';
-import { randomId, randomUuidBytes } from '../ids.js';
+import { randomId, randomUuidBytes, uuidHex } from '../ids.js';
 import type { AgentApi, AgentRegistration, AgentTask, MasterApi, RunTaskRequest } from '../link.js';
-import { Checkpoint, type RecoveredState, type TaskUpdatesFile } from './checkpoint.js';
+import { Checkpoint, type RecoveredState, type RecoveredTask, type TaskCheckpoint } from './checkpoint.js';
 import {
   allocationRole,
   COMMAND_KILL_GRACE_MS,
@@ -128,7 +128,7 @@ export class LocalAgent implements AgentApi {
   readonly #reregistrationTimeoutMs: number;
   readonly #checkpoint: Checkpoint;
   /** The `task.updates` of each checkpointed task (framework + task), until its stream ends. */
-  readonly #locations = new Map<string, TaskUpdatesFile>();
+  readonly #locations = new Map<string, TaskCheckpoint>();
   #reregistrationTimer: NodeJS.Timeout | undefined;
   /** Stopped as by a crash: executors of checkpointing frameworks were left running. */
   #crashed = false;
@@ -221,17 +221,31 @@ export class LocalAgent implements AgentApi {
     for (const run of state.executors) {
       const framework = this.#frameworks.get(run.frameworkId);
       if (!framework) continue;
-      for (const task of run.tasks) {
-        const taskId = task.info.task_id.value;
+      const checkpointOf = (taskId: string): TaskCheckpoint =>
+        this.#checkpoint.taskCheckpoint(
+          state.agentId,
+          run.frameworkId,
+          run.info.executor_id.value,
+          run.containerId,
+          taskId,
+        );
+      // A task whose terminal update was acknowledged is completed: remembered by id only.
+      const done = (task: RecoveredTask): boolean => {
+        const last = task.updates.at(-1);
+        return (
+          last !== undefined &&
+          isTerminalTaskState(last.state) &&
+          last.uuid !== undefined &&
+          task.acked.has(uuidHex(last.uuid))
+        );
+      };
+      const live = run.tasks.filter((task) => !done(task));
+      const completed = [...run.tasks.filter(done).map((task) => task.info.task_id.value), ...run.completed];
+      for (const taskId of completed) this.#checkpoint.completed(checkpointOf(taskId));
+      for (const task of live) {
         this.#locations.set(
-          streamKeyOf(run.frameworkId, taskId),
-          this.#checkpoint.recoveredTask(
-            state.agentId,
-            run.frameworkId,
-            run.info.executor_id.value,
-            run.containerId,
-            taskId,
-          ),
+          streamKeyOf(run.frameworkId, task.info.task_id.value),
+          checkpointOf(task.info.task_id.value),
         );
         this.#updates.restore(run.frameworkId, task.updates, task.acked);
       }
@@ -249,7 +263,11 @@ export class LocalAgent implements AgentApi {
         ),
         ...(run.commandTask ? { commandTask: run.commandTask } : {}),
       });
-      for (const task of run.tasks) {
+      for (const taskId of completed) {
+        const dropped = executor.rememberCompleted(taskId, checkpointOf(taskId));
+        if (dropped !== undefined) this.#checkpoint.removeTask(dropped);
+      }
+      for (const task of live) {
         executor.tasks.set(task.info.task_id.value, {
           info: task.info,
           state: task.updates.at(-1)?.state ?? 'TASK_STAGING',
@@ -638,9 +656,9 @@ export class LocalAgent implements AgentApi {
     const done = !this.#updates.has(frameworkId, taskId);
     if (where) {
       this.#checkpoint.ack(where, uuid);
-      // The terminal update was acknowledged (its stream is gone): nothing more is written.
+      // The terminal update was acknowledged (its stream is gone): the task is completed.
       if (done) {
-        this.#checkpoint.close(where);
+        this.#checkpoint.completed(where);
         this.#locations.delete(key);
       }
     }

@@ -15,40 +15,35 @@
  *   executors/<eid>/runs/<cid>/pids/forked.pid   the executor's pid
  *   executors/<eid>/runs/<cid>/executor.sentinel the executor terminated
  *   executors/<eid>/runs/<cid>/http.marker   the executor subscribed over HTTP
- *   executors/<eid>/runs/<cid>/tasks/<tid>/task.info     TaskInfo
- *   executors/<eid>/runs/<cid>/tasks/<tid>/task.updates  one JSON record per line:
- *                                            {"update": TaskStatus} or {"ack": "<uuid hex>"}
+ *   executors/<eid>/runs/<cid>/tasks.log     the run's tasks: TaskInfos, updates and acks
  * ```
  *
- * A removed framework's tree is moved to `meta/trash/` at once and deleted in the background.
- * Files hold JSON (bytes as `{"$bytes": base64}`, 64-bit integers as `{"$int64": "…"}`), not
- * Mesos' protobuf, and are written synchronously, so an update is on disk before the executor
- * gets `ACKNOWLEDGED` (as Mesos checkpoints before acknowledging). A task's `task.updates` stays
- * open from its first record until its stream ends (as Mesos keeps a stream's file open).
- * Unreadable or partial files are skipped on recovery (Mesos' `--strict=false`), never fatal.
+ * Where Mesos has a directory per task (`tasks/<tid>/task.info`, `task.updates`), a run has one
+ * append-only log of its tasks (see `TaskLog`). A removed framework's tree is moved to
+ * `meta/trash/` at once and deleted in the background. The other files hold JSON (bytes as
+ * `{"$bytes": base64}`, 64-bit integers as `{"$int64": "…"}`), not Mesos' protobuf. Everything
+ * is written synchronously, so an update is on disk before the executor gets `ACKNOWLEDGED` (as
+ * Mesos checkpoints before acknowledging). Unreadable or partial files are skipped on recovery
+ * (Mesos' `--strict=false`), never fatal.
  */
 
 import { randomBytes } from 'node:crypto';
 import {
-  closeSync,
   existsSync,
   mkdirSync,
-  openSync,
   readdirSync,
   readFileSync,
   readlinkSync,
   renameSync,
-  rmdirSync,
   rmSync,
   symlinkSync,
-  unlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { rm, rmdir } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { mesos } from '@mesoskit/protocol';
-import { uuidHex } from '../ids.js';
 import { fromWireJson, toWireJson } from '../wire.js';
+import { type LoggedTask, readTaskLog, TASK_LOG, TaskLog } from './task-log.js';
 
 const encodeRecord = toWireJson;
 const decodeRecord = fromWireJson;
@@ -63,16 +58,13 @@ export interface RecoveredExecutor {
   pid?: number;
   /** The run ended (`executor.sentinel`): only its status update streams are recovered. */
   terminated: boolean;
+  /** Tasks with their updates (the newest gives the task's state) and acknowledged uuids (hex). */
   tasks: RecoveredTask[];
+  /** Completed tasks remembered by id only. */
+  completed: string[];
 }
 
-export interface RecoveredTask {
-  info: mesos.v1.TaskInfo;
-  /** Every update received for the task, in order (the newest gives the task's state). */
-  updates: mesos.v1.TaskStatus[];
-  /** Uuids (hex) of the updates the scheduler acknowledged. */
-  acked: Set<string>;
-}
+export type RecoveredTask = LoggedTask;
 
 export interface RecoveredState {
   agentId: string;
@@ -82,26 +74,18 @@ export interface RecoveredState {
   executors: RecoveredExecutor[];
 }
 
-/**
- * A checkpointed task's `task.updates`: where it is, and its descriptor once the first record
- * was appended. `Checkpoint.close` closes it.
- */
-export interface TaskUpdatesFile {
-  readonly path: string;
-  fd?: number;
+/** Where a checkpointed task's records go: its run's log. */
+export interface TaskCheckpoint {
+  readonly log: TaskLog;
+  readonly taskId: string;
 }
 
 export class Checkpoint {
   readonly #root: string;
   /** `<agentId>/<frameworkId>` → the `framework.info` last written (the object and its record). */
   readonly #frameworks = new Map<string, { info: mesos.v1.FrameworkInfo; record: string }>();
-  /** The executor run of the latest task directory asked for, and its `tasks` directory. */
-  #lastRun:
-    | { agentId: string; frameworkId: string; executorId: string; containerId: string; tasksDir: string }
-    | undefined;
-  /** The `task.updates` files open. */
-  readonly #open = new Set<TaskUpdatesFile>();
-  #stopped = false;
+  /** Each executor run's task log, by the log's path. */
+  readonly #logs = new Map<string, TaskLog>();
 
   /** `workDir` is the agent's work dir; the checkpoint lives in `<workDir>/meta/slaves`. */
   constructor(workDir: string) {
@@ -140,33 +124,21 @@ export class Checkpoint {
         const runDir = join(executorDir, 'runs', containerId);
         const pidText = readText(join(runDir, 'pids', 'forked.pid'));
         const pid = pidText === undefined ? undefined : Number.parseInt(pidText, 10);
-        const tasks: RecoveredTask[] = [];
-        for (const taskId of list(join(runDir, 'tasks'))) {
-          const taskDir = join(runDir, 'tasks', taskId);
-          const info = readJson<mesos.v1.TaskInfo>(join(taskDir, 'task.info'));
-          if (!info) continue;
-          const task: RecoveredTask = { info, updates: [], acked: new Set() };
-          for (const line of (readText(join(taskDir, 'task.updates')) ?? '').split('\n')) {
-            if (!line) continue;
-            try {
-              const record = decodeRecord<{ update?: mesos.v1.TaskStatus; ack?: string }>(line);
-              if (record.update) task.updates.push(record.update);
-              else if (record.ack) task.acked.add(record.ack);
-            } catch {
-              // A torn last line (the agent died while writing): the update was never acknowledged
-              // to the executor, which will send it again.
-            }
-          }
-          tasks.push(task);
-        }
+        const logPath = join(runDir, TASK_LOG);
+        const log = readTaskLog(logPath);
+        const terminated = existsSync(join(runDir, 'executor.sentinel'));
+        const taskLog = new TaskLog(logPath, log);
+        if (terminated) taskLog.ended();
+        this.#logs.set(logPath, taskLog);
         state.executors.push({
           frameworkId,
           info: stored.info,
           ...(stored.commandTask ? { commandTask: stored.commandTask } : {}),
           containerId,
           ...(pid !== undefined && Number.isSafeInteger(pid) && pid > 0 ? { pid } : {}),
-          terminated: existsSync(join(runDir, 'executor.sentinel')),
-          tasks,
+          terminated,
+          tasks: [...log.contents.tasks.values()],
+          completed: log.contents.completed,
         });
       }
     }
@@ -248,6 +220,7 @@ export class Checkpoint {
   /** The executor run ended. */
   terminated(agentId: string, frameworkId: string, executorId: string, containerId: string): void {
     const dir = join(this.#executorDir(agentId, frameworkId, executorId), 'runs', containerId);
+    this.#logs.get(join(dir, TASK_LOG))?.ended();
     if (!existsSync(dir)) return;
     writeFileSync(join(dir, 'executor.sentinel'), '');
   }
@@ -258,101 +231,70 @@ export class Checkpoint {
     if (existsSync(dir)) writeFileSync(join(dir, 'http.marker'), '');
   }
 
-  /** Writes the task's `task.info`; returns its `task.updates` (not opened yet). */
+  /** Records a task that reached the agent; returns where its updates and acks go. */
   task(
     agentId: string,
     frameworkId: string,
     executorId: string,
     containerId: string,
     task: mesos.v1.TaskInfo,
-  ): TaskUpdatesFile {
-    const dir = this.#taskDir(agentId, frameworkId, executorId, containerId, task.task_id.value);
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, 'task.info'), encodeRecord(task));
-    return { path: join(dir, 'task.updates') };
+  ): TaskCheckpoint {
+    const where = this.taskCheckpoint(agentId, frameworkId, executorId, containerId, task.task_id.value);
+    where.log.task(task);
+    return where;
   }
 
-  /** The `task.updates` of a task found by recovery. */
-  recoveredTask(
+  /** Where the records of a task (a new one, or one recovery found) go. */
+  taskCheckpoint(
     agentId: string,
     frameworkId: string,
     executorId: string,
     containerId: string,
     taskId: string,
-  ): TaskUpdatesFile {
-    return {
-      path: join(this.#taskDir(agentId, frameworkId, executorId, containerId, taskId), 'task.updates'),
-    };
-  }
-
-  update(file: TaskUpdatesFile, status: mesos.v1.TaskStatus): void {
-    this.#append(file, `${encodeRecord({ update: status })}\n`);
-  }
-
-  ack(file: TaskUpdatesFile, uuid: Uint8Array): void {
-    this.#append(file, `${encodeRecord({ ack: uuidHex(uuid) })}\n`);
-  }
-
-  /** The task's stream ended: its `task.updates` is closed. */
-  close(file: TaskUpdatesFile): void {
-    if (file.fd === undefined) return;
-    closeSync(file.fd);
-    delete file.fd;
-    this.#open.delete(file);
-  }
-
-  /**
-   * Removes a completed task's directory: its two files and itself, three syscalls (a recursive
-   * removal costs a stat per entry more); anything unexpected in it is removed in the background.
-   */
-  removeTask(file: TaskUpdatesFile): void {
-    this.close(file);
-    const dir = dirname(file.path);
-    for (const path of [file.path, join(dir, 'task.info')]) {
-      try {
-        unlinkSync(path);
-      } catch {
-        // not written (or already gone): rmdir below says whether anything is left
-      }
+  ): TaskCheckpoint {
+    const path = join(this.#executorDir(agentId, frameworkId, executorId), 'runs', containerId, TASK_LOG);
+    let log = this.#logs.get(path);
+    if (log === undefined) {
+      log = new TaskLog(path);
+      this.#logs.set(path, log);
     }
-    try {
-      rmdirSync(dir);
-    } catch {
-      rm(dir, { recursive: true, force: true }).catch(() => {});
-    }
+    return { log, taskId };
   }
 
-  /** The agent stopped: every open `task.updates` is closed, and later records close theirs. */
+  update(where: TaskCheckpoint, status: mesos.v1.TaskStatus): void {
+    where.log.update(status);
+  }
+
+  ack(where: TaskCheckpoint, uuid: Uint8Array): void {
+    where.log.ack(where.taskId, uuid);
+  }
+
+  /** The task's terminal update was acknowledged: it is remembered by id only. */
+  completed(where: TaskCheckpoint): void {
+    where.log.completed(where.taskId);
+  }
+
+  /** The agent no longer remembers the completed task: it is dropped at the next rewrite. */
+  removeTask(where: TaskCheckpoint): void {
+    where.log.forget(where.taskId);
+  }
+
+  /** The agent stopped: every log is closed, and closes again after any later record. */
   stop(): void {
-    this.#stopped = true;
-    for (const file of this.#open) this.close(file);
-  }
-
-  /**
-   * Appends to a task's `task.updates`, opening it on the first record; nothing if the task's
-   * directory is gone (removed framework).
-   */
-  #append(file: TaskUpdatesFile, record: string): void {
-    if (file.fd === undefined) {
-      try {
-        file.fd = openSync(file.path, 'a');
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-        return;
-      }
-      this.#open.add(file);
-    }
-    writeFileSync(file.fd, record); // at the end (the file is open for appending), all of it
-    if (this.#stopped) this.close(file);
+    for (const log of this.#logs.values()) log.stop();
   }
 
   /** The framework was torn down: nothing of it is to be recovered. */
   removeFramework(agentId: string, frameworkId: string): void {
     this.#frameworks.delete(`${agentId}/${frameworkId}`);
     const dir = join(this.#root, agentId, 'frameworks', frameworkId);
-    for (const file of this.#open) if (file.path.startsWith(`${dir}/`)) this.close(file);
+    for (const [path, log] of this.#logs) {
+      if (!path.startsWith(`${dir}/`)) continue;
+      log.gone();
+      this.#logs.delete(path);
+    }
     // Moved out of the tree at once (recovery no longer sees it), deleted in the background:
-    // a framework that ran many tasks leaves many directories.
+    // a framework that ran many executors leaves many directories.
     const trash = join(this.#root, '..', 'trash');
     const target = join(trash, `${frameworkId}-${randomBytes(4).toString('hex')}`);
     try {
@@ -369,32 +311,6 @@ export class Checkpoint {
 
   #executorDir(agentId: string, frameworkId: string, executorId: string): string {
     return join(this.#root, agentId, 'frameworks', frameworkId, 'executors', executorId);
-  }
-
-  #taskDir(
-    agentId: string,
-    frameworkId: string,
-    executorId: string,
-    containerId: string,
-    taskId: string,
-  ): string {
-    let run = this.#lastRun;
-    if (
-      run?.agentId !== agentId ||
-      run.frameworkId !== frameworkId ||
-      run.executorId !== executorId ||
-      run.containerId !== containerId
-    ) {
-      const tasksDir = join(
-        this.#executorDir(agentId, frameworkId, executorId),
-        'runs',
-        containerId,
-        'tasks',
-      );
-      run = { agentId, frameworkId, executorId, containerId, tasksDir };
-      this.#lastRun = run;
-    }
-    return join(run.tasksDir, taskId);
   }
 }
 

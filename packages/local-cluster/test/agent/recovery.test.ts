@@ -161,7 +161,7 @@ describe('agent recovery', () => {
     expect(readdirSync(join(dir, 'meta/slaves', AGENT_ID, 'frameworks'))).toEqual([]);
   });
 
-  it('the checkpoint survives a torn last line and unreadable files (skipped, not fatal)', async () => {
+  it('the checkpoint survives a torn last record and unreadable files (skipped, not fatal)', async () => {
     const dir = await workDir();
     const cp = new Checkpoint(dir);
     const fw = frameworkInfo({ checkpoint: true });
@@ -177,18 +177,23 @@ describe('agent recovery', () => {
       uuid,
       data: Uint8Array.of(0, 255),
     });
-    const updates = join(
+    // The agent died while appending a record: its length says more than is there.
+    const log = join(
       dir,
       'meta/slaves',
       AGENT_ID,
       'frameworks',
       FRAMEWORK_ID,
-      'executors/e/runs/c1/tasks/t1/task.updates',
+      'executors/e/runs/c1/tasks.log',
     );
-    appendFileSync(updates, '{"update":{"task_id"');
-    // An unreadable task.info is skipped too.
-    cp.task(AGENT_ID, FRAMEWORK_ID, 'e', 'c1', task('t2'));
-    appendFileSync(join(updates, '..', '..', 't2', 'task.info'), 'garbage');
+    cp.stop();
+    appendFileSync(log, '900\nU\x00\x02t1');
+    // An unreadable executor.info: that executor is skipped.
+    cp.executor(AGENT_ID, FRAMEWORK_ID, testExecutor('bad'), 'c2', undefined);
+    appendFileSync(
+      join(dir, 'meta/slaves', AGENT_ID, 'frameworks', FRAMEWORK_ID, 'executors/bad/executor.info'),
+      'garbage',
+    );
 
     const state = cp.recover()!;
     expect(state.agentId).toBe(AGENT_ID);
@@ -200,6 +205,17 @@ describe('agent recovery', () => {
       { task_id: { value: 't1' }, state: 'TASK_RUNNING', uuid, data: Uint8Array.of(0, 255) },
     ]);
     expect(readdirSync(join(dir, 'meta'))).toEqual(['boot_id', 'slaves']);
-    cp.stop();
+    // The torn record was cut off: what the recovered agent appends is read by the next recovery.
+    const again = new Checkpoint(dir);
+    again.recover();
+    const where = again.taskCheckpoint(AGENT_ID, FRAMEWORK_ID, 'e', 'c1', 't1');
+    again.update(where, {
+      task_id: { value: 't1' },
+      state: 'TASK_FINISHED',
+      uuid: Uint8Array.from(Buffer.alloc(16, 8)),
+    });
+    again.stop();
+    const states = new Checkpoint(dir).recover()!.executors[0]!.tasks[0]!.updates.map((u) => u.state);
+    expect(states).toEqual(['TASK_RUNNING', 'TASK_FINISHED']);
   });
 });

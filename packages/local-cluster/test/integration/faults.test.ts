@@ -3,12 +3,13 @@
  * restart with checkpoint recovery, master restart (failover without a registry) and agent
  * partitions. Status updates are at-least-once: the helpers skip duplicates by uuid.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type mesos, parseResources } from '@mesoskit/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
+import { readTaskLog, TASK_LOG } from '../../src/agent/task-log.js';
 import { type LocalCluster, type LocalClusterOptions, startLocalCluster } from '../../src/index.js';
 import { waitFor } from '../agent/helpers.js';
 import { frameworkInfo, type Session, session } from '../master/helpers.js';
@@ -178,15 +179,17 @@ describe('restartAgent', () => {
     expect(again.state).toBe('TASK_RUNNING');
     expect(Buffer.from(again.uuid!).equals(Buffer.from(running.uuid!))).toBe(true);
     await ack(s, again);
-    // The checkpoint on disk has the layout Mesos uses (capture 17).
+    // The checkpoint on disk has the layout Mesos uses (capture 17), but for one log of the
+    // run's tasks where Mesos has a directory per task.
     const meta = join(c.agents[0]!.workDir, 'meta', 'slaves', offer!.agent_id.value);
     const run = join(meta, 'frameworks', s.frameworkId, 'executors', EXECUTOR_ID, 'runs', 'latest');
     for (const file of ['slave.info', `frameworks/${s.frameworkId}/framework.info`]) {
       expect(existsSync(join(meta, file)), file).toBe(true);
     }
-    expect(readdirSync(join(run, 'tasks'))).toEqual(['r2']);
     expect(readFileSync(join(run, 'pids', 'forked.pid'), 'utf8')).toMatch(/^\d+$/);
-    expect(readFileSync(join(run, 'tasks', 'r2', 'task.updates'), 'utf8')).toContain('TASK_RUNNING');
+    const logged = readTaskLog(join(run, TASK_LOG)).contents.tasks;
+    expect([...logged.keys()]).toEqual(['r2']);
+    expect(logged.get('r2')!.updates.map((u) => u.state)).toContain('TASK_RUNNING');
     s.stream.close();
   });
 
