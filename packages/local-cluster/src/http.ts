@@ -296,9 +296,20 @@ interface RawSocket {
 /** Sockets with writes waiting, in the order of their latest write. */
 const waiting = new Set<Coalescer>();
 let flushScheduled = false;
+/** What must happen before coalesced writes leave (see {@link beforeSocketWrites}). */
+const beforeWrites: (() => void)[] = [];
+
+/**
+ * Runs `fn` before the coalesced writes of each event loop iteration leave: the agent writes
+ * its checkpoint there, so that nothing is said about what is not on disk yet.
+ */
+export function beforeSocketWrites(fn: () => void): void {
+  if (!beforeWrites.includes(fn)) beforeWrites.push(fn);
+}
 
 function flushAll(): void {
   flushScheduled = false;
+  for (const fn of beforeWrites) fn();
   const sockets = [...waiting];
   waiting.clear();
   for (const c of sockets) c.flush();
@@ -359,6 +370,7 @@ class Coalescer {
     waiting.delete(this);
     const chunks = this.#queue;
     if (chunks.length === 0) return;
+    for (const fn of beforeWrites) fn();
     this.#queue = [];
     if (!this.#raw._handle) return;
     this.#writev.call(this.#socket, chunks, (err) => {

@@ -15,6 +15,7 @@ import type {
 } from '../link.js';
 import { AGENT_LINK_PATH, type AgentToMaster, type MasterToAgent } from '../link-http.js';
 import { fromWireJson, toWireJson } from '../wire.js';
+import { flushTaskLogs } from './task-log.js';
 
 export interface HttpMasterLinkOptions {
   /** Called when an established connection to the master breaks. */
@@ -159,6 +160,7 @@ export class HttpMasterLink implements MasterApi {
     if (this.#sending || this.#outbox.length === 0) return;
     const batch = this.#outbox.splice(0, MAX_BATCH);
     this.#sending = true;
+    flushTaskLogs(); // the checkpoint first: an update reaches the master once it is on disk
     let finished = false;
     const done = (): void => {
       if (finished) return;

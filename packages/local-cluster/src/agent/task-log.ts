@@ -22,6 +22,11 @@
  * remembered task, into `tasks.log.tmp`, renamed over `tasks.log` (atomic: a crash leaves one
  * or the other). The rewrite reads and writes in 1 MiB pieces.
  *
+ * Records are written once per event loop iteration, all of a log's in one `writev`, before
+ * anything leaves the process: `flushTaskLogs()` runs ahead of the servers' coalesced socket
+ * writes and of the agent's calls to a remote master, so an update is on disk before the
+ * executor gets `ACKNOWLEDGED` and before the master hears of it, as in Mesos.
+ *
  * A torn last record (the agent died while appending) ends the file for recovery: its update
  * was never acknowledged to the executor, which sends it again.
  */
@@ -36,6 +41,7 @@ import {
   writevSync,
 } from 'node:fs';
 import { executorEvent, type mesos, RecordIODecoder, schedulerEvent } from '@mesoskit/protocol';
+import { beforeSocketWrites } from '../http.js';
 import { uuidHex } from '../ids.js';
 
 export const TASK_LOG = 'tasks.log';
@@ -108,6 +114,30 @@ class OpenLogs {
 
 const openLogs = new OpenLogs(64);
 
+/** Logs with records not written yet. */
+const dirty = new Set<TaskLog>();
+let flushScheduled = false;
+
+/**
+ * Writes every log's pending records. Runs at the end of the event loop iteration, and before
+ * anything leaves the process (the servers' coalesced writes, the agent's calls to a remote
+ * master), so that nothing is said about a record that is not on disk yet.
+ */
+export function flushTaskLogs(): void {
+  flushScheduled = false;
+  if (dirty.size === 0) return;
+  const logs = [...dirty];
+  dirty.clear();
+  for (const log of logs) log.flush();
+}
+
+beforeSocketWrites(flushTaskLogs);
+
+/** Most buffers per `writev` (Linux' IOV_MAX). */
+const MAX_IOV = 1024;
+/** Pending bytes past which a log writes at once. */
+const MAX_PENDING_BYTES = 4 * 1024 * 1024;
+
 export class TaskLog {
   readonly path: string;
   #fd: number | undefined;
@@ -125,6 +155,9 @@ export class TaskLog {
   #gone = false;
   /** The agent stopped: the file is closed after each record. */
   #stopped = false;
+  /** Records appended and not written yet (head and body buffers), and their bytes. */
+  #pending: Uint8Array[] = [];
+  #pendingBytes = 0;
 
   /** A new run's log, or (`recovered`) one read back by {@link readTaskLog}. */
   constructor(path: string, recovered?: RecoveredLog) {
@@ -174,9 +207,11 @@ export class TaskLog {
     this.#completed.clear();
   }
 
-  /** The directory is gone: nothing more is written. */
+  /** The directory is gone: nothing more is written (what is pending neither). */
   gone(): void {
     this.#gone = true;
+    this.#pending = [];
+    this.#pendingBytes = 0;
     this.close();
   }
 
@@ -186,7 +221,26 @@ export class TaskLog {
     this.close();
   }
 
+  /** Writes the pending records. */
+  flush(): void {
+    dirty.delete(this);
+    if (this.#pendingBytes === 0 || this.#gone) return;
+    const pending = this.#pending;
+    const bytes = this.#pendingBytes;
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    const fd = this.#open();
+    if (fd === undefined) return;
+    for (let i = 0; i < pending.length; i += MAX_IOV) {
+      writeAll(fd, pending.slice(i, i + MAX_IOV));
+    }
+    this.#bytes += bytes;
+    if (this.#stopped) this.close();
+  }
+
+  /** Writes what is pending and closes the file (it opens again for the next record). */
   close(): void {
+    this.flush();
     if (this.#fd === undefined) return;
     closeSync(this.#fd);
     this.#fd = undefined;
@@ -203,16 +257,22 @@ export class TaskLog {
     head[prefix.length] = kind;
     head.writeUInt16BE(id.length, prefix.length + 1);
     id.copy(head, prefix.length + 3);
-    const fd = this.#open();
-    if (fd === undefined) return;
-    writeAll(fd, head, body);
-    if (this.#stopped) this.close();
+    this.#pending.push(head, body);
     const size = head.length + body.length;
-    this.#bytes += size;
+    this.#pendingBytes += size;
     const live = this.#live.get(taskId);
     if (live !== undefined) this.#live.set(taskId, live + size);
     else if (kind === TASK) this.#live.set(taskId, size);
     else this.#garbage += size; // a late record of a completed task
+    if (this.#pendingBytes >= MAX_PENDING_BYTES) {
+      this.flush();
+      return;
+    }
+    dirty.add(this);
+    if (!flushScheduled) {
+      flushScheduled = true;
+      setImmediate(flushTaskLogs);
+    }
   }
 
   #open(): number | undefined {
@@ -230,7 +290,8 @@ export class TaskLog {
   }
 
   #maybeCompact(): void {
-    if (this.#garbage < COMPACT_MIN_BYTES || this.#garbage < this.#bytes - this.#garbage) return;
+    const bytes = this.#bytes + this.#pendingBytes;
+    if (this.#garbage < COMPACT_MIN_BYTES || this.#garbage < bytes - this.#garbage) return;
     this.close();
     const tmp = `${this.path}.tmp`;
     const out = openSync(tmp, 'w');
@@ -240,7 +301,7 @@ export class TaskLog {
       let pendingBytes = 0;
       const flush = (): void => {
         if (pendingBytes === 0) return;
-        writeAll(out, Buffer.concat(pending, pendingBytes));
+        writeAll(out, [Buffer.concat(pending, pendingBytes)]);
         written += pendingBytes;
         pending.length = 0;
         pendingBytes = 0;
@@ -275,17 +336,14 @@ function completedRecord(taskId: string): Uint8Array {
   return out;
 }
 
-/** Writes all of `head` and `body` (one system call unless the kernel takes less). */
-function writeAll(fd: number, head: Uint8Array, body?: Uint8Array): void {
-  const total = head.length + (body?.length ?? 0);
-  let done = body === undefined ? writeSync(fd, head) : writevSync(fd, [head, body]);
-  while (done < total) {
-    const rest =
-      done < head.length
-        ? Buffer.concat([head.subarray(done), body ?? new Uint8Array()])
-        : body!.subarray(done - head.length);
-    done += writeSync(fd, rest);
-  }
+/** Writes all of `buffers` (one system call unless the kernel takes less). */
+function writeAll(fd: number, buffers: readonly Uint8Array[]): void {
+  let total = 0;
+  for (const b of buffers) total += b.length;
+  const done = buffers.length === 1 ? writeSync(fd, buffers[0]!) : writevSync(fd, buffers as Uint8Array[]);
+  if (done === total) return;
+  let rest = Buffer.concat(buffers as Uint8Array[]).subarray(done);
+  while (rest.length > 0) rest = rest.subarray(writeSync(fd, rest));
 }
 
 /**

@@ -2,12 +2,16 @@
  * A run's task log (the checkpoint of its tasks): records appended, read back by recovery,
  * rewritten without the completed tasks once they outweigh the live ones.
  */
+
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { type AddressInfo, connect, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { mesos } from '@mesoskit/protocol';
-import { afterEach, describe, expect, it } from 'vitest';
-import { readTaskLog, TASK_LOG, TaskLog } from '../../src/agent/task-log.js';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { flushTaskLogs, readRecords, readTaskLog, TASK_LOG, TaskLog } from '../../src/agent/task-log.js';
+import { coalesceWrites, sendAccepted } from '../../src/http.js';
 import { task } from './helpers.js';
 
 const dirs: string[] = [];
@@ -63,6 +67,7 @@ describe('task log', () => {
     let largest = 0;
     for (let n = 0; n < 100; n++) {
       runTask(log, `t${n}`, data, n);
+      flushTaskLogs(); // as at the end of an event loop iteration
       largest = Math.max(largest, statSync(path).size);
       if (n < 90) log.forget(`t${n}`); // the agent remembers only the last ten
     }
@@ -133,5 +138,50 @@ describe('task log', () => {
     logs[0]!.update(finished('t0', 1));
     logs[0]!.close();
     expect(readTaskLog(join(dir, '0.log')).contents.tasks.get('t0')!.updates).toHaveLength(1);
+  });
+
+  it('writes its records before a coalesced answer leaves: what the client is told is on disk', async () => {
+    const path = join(runDir(), TASK_LOG);
+    const log = new TaskLog(path);
+    // The records on disk at the moment the answer's bytes are handed to the socket.
+    const seen: number[] = [];
+    const proto = Socket.prototype as unknown as { _writev: (...args: unknown[]) => unknown };
+    const original = proto._writev;
+    vi.spyOn(proto, '_writev').mockImplementation(function (this: Socket, ...args: unknown[]) {
+      let records = 0;
+      readRecords(path, () => {
+        records++;
+      });
+      seen.push(records);
+      return original.apply(this, args);
+    });
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        // The answer first: its write is queued (and its flush scheduled) before the record.
+        sendAccepted(res);
+        log.update(finished('a', 1));
+      });
+    });
+    coalesceWrites(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      await new Promise<void>((resolve, reject) => {
+        const socket = connect(port, '127.0.0.1');
+        socket.once('data', () => {
+          socket.destroy();
+          resolve();
+        });
+        socket.on('error', reject);
+        socket.write('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n');
+      });
+      expect(seen).toEqual([1]);
+    } finally {
+      vi.restoreAllMocks();
+      log.close();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
