@@ -229,7 +229,7 @@ export class LocalAgent implements AgentApi {
           run.containerId,
           taskId,
         );
-      // A task whose terminal update was acknowledged is completed: remembered by id only.
+      // A task whose terminal update was acknowledged is completed: only its id is remembered.
       const done = (task: RecoveredTask): boolean => {
         const last = task.updates.at(-1);
         return (
@@ -240,7 +240,7 @@ export class LocalAgent implements AgentApi {
         );
       };
       const live = run.tasks.filter((task) => !done(task));
-      const completed = [...run.tasks.filter(done).map((task) => task.info.task_id.value), ...run.completed];
+      const completed = run.tasks.filter(done).map((task) => task.info.task_id.value);
       for (const taskId of completed) this.#checkpoint.completed(checkpointOf(taskId));
       for (const task of live) {
         this.#locations.set(
@@ -263,10 +263,7 @@ export class LocalAgent implements AgentApi {
         ),
         ...(run.commandTask ? { commandTask: run.commandTask } : {}),
       });
-      for (const taskId of completed) {
-        const dropped = executor.rememberCompleted(taskId, checkpointOf(taskId));
-        if (dropped !== undefined) this.#checkpoint.removeTask(dropped);
-      }
+      for (const taskId of completed) executor.rememberCompleted(taskId);
       for (const task of live) {
         executor.tasks.set(task.info.task_id.value, {
           info: task.info,
@@ -670,8 +667,7 @@ export class LocalAgent implements AgentApi {
         const record = executor.tasks.get(taskId);
         if (record !== undefined && isTerminalTaskState(record.state)) {
           executor.tasks.delete(taskId);
-          const dropped = executor.rememberCompleted(taskId, done ? where : undefined);
-          if (dropped !== undefined) this.#checkpoint.removeTask(dropped);
+          executor.rememberCompleted(taskId);
         }
       }
     }

@@ -15,11 +15,11 @@
  *   executors/<eid>/runs/<cid>/pids/forked.pid   the executor's pid
  *   executors/<eid>/runs/<cid>/executor.sentinel the executor terminated
  *   executors/<eid>/runs/<cid>/http.marker   the executor subscribed over HTTP
- *   executors/<eid>/runs/<cid>/tasks.log     the run's tasks: TaskInfos, updates and acks
+ *   executors/<eid>/runs/<cid>/tasks.<n>.log the run's tasks: TaskInfos, updates and acks
  * ```
  *
- * Where Mesos has a directory per task (`tasks/<tid>/task.info`, `task.updates`), a run has one
- * append-only log of its tasks (see `TaskLog`). A removed framework's tree is moved to
+ * Where Mesos has a directory per task (`tasks/<tid>/task.info`, `task.updates`), a run has an
+ * append-only log of its tasks in a few segment files (see `TaskLog`). A removed framework's tree is moved to
  * `meta/trash/` at once and deleted in the background. The other files hold JSON (bytes as
  * `{"$bytes": base64}`, 64-bit integers as `{"$int64": "…"}`), not Mesos' protobuf. Everything
  * is written synchronously, so an update is on disk before the executor gets `ACKNOWLEDGED` (as
@@ -43,7 +43,7 @@ import { rm, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { mesos } from '@mesoskit/protocol';
 import { fromWireJson, toWireJson } from '../wire.js';
-import { type LoggedTask, readTaskLog, TASK_LOG, TaskLog } from './task-log.js';
+import { type LoggedTask, readTaskLog, TaskLog } from './task-log.js';
 
 const encodeRecord = toWireJson;
 const decodeRecord = fromWireJson;
@@ -60,8 +60,6 @@ export interface RecoveredExecutor {
   terminated: boolean;
   /** Tasks with their updates (the newest gives the task's state) and acknowledged uuids (hex). */
   tasks: RecoveredTask[];
-  /** Completed tasks remembered by id only. */
-  completed: string[];
 }
 
 export type RecoveredTask = LoggedTask;
@@ -84,7 +82,7 @@ export class Checkpoint {
   readonly #root: string;
   /** `<agentId>/<frameworkId>` → the `framework.info` last written (the object and its record). */
   readonly #frameworks = new Map<string, { info: mesos.v1.FrameworkInfo; record: string }>();
-  /** Each executor run's task log, by the log's path. */
+  /** Each executor run's task log, by the run's directory. */
   readonly #logs = new Map<string, TaskLog>();
 
   /** `workDir` is the agent's work dir; the checkpoint lives in `<workDir>/meta/slaves`. */
@@ -124,21 +122,16 @@ export class Checkpoint {
         const runDir = join(executorDir, 'runs', containerId);
         const pidText = readText(join(runDir, 'pids', 'forked.pid'));
         const pid = pidText === undefined ? undefined : Number.parseInt(pidText, 10);
-        const logPath = join(runDir, TASK_LOG);
-        const log = readTaskLog(logPath);
-        const terminated = existsSync(join(runDir, 'executor.sentinel'));
-        const taskLog = new TaskLog(logPath, log);
-        if (terminated) taskLog.ended();
-        this.#logs.set(logPath, taskLog);
+        const log = readTaskLog(runDir);
+        this.#logs.set(runDir, new TaskLog(runDir, log));
         state.executors.push({
           frameworkId,
           info: stored.info,
           ...(stored.commandTask ? { commandTask: stored.commandTask } : {}),
           containerId,
           ...(pid !== undefined && Number.isSafeInteger(pid) && pid > 0 ? { pid } : {}),
-          terminated,
-          tasks: [...log.contents.tasks.values()],
-          completed: log.contents.completed,
+          terminated: existsSync(join(runDir, 'executor.sentinel')),
+          tasks: [...log.tasks.values()],
         });
       }
     }
@@ -220,7 +213,6 @@ export class Checkpoint {
   /** The executor run ended. */
   terminated(agentId: string, frameworkId: string, executorId: string, containerId: string): void {
     const dir = join(this.#executorDir(agentId, frameworkId, executorId), 'runs', containerId);
-    this.#logs.get(join(dir, TASK_LOG))?.ended();
     if (!existsSync(dir)) return;
     writeFileSync(join(dir, 'executor.sentinel'), '');
   }
@@ -252,11 +244,11 @@ export class Checkpoint {
     containerId: string,
     taskId: string,
   ): TaskCheckpoint {
-    const path = join(this.#executorDir(agentId, frameworkId, executorId), 'runs', containerId, TASK_LOG);
-    let log = this.#logs.get(path);
+    const dir = join(this.#executorDir(agentId, frameworkId, executorId), 'runs', containerId);
+    let log = this.#logs.get(dir);
     if (log === undefined) {
-      log = new TaskLog(path);
-      this.#logs.set(path, log);
+      log = new TaskLog(dir);
+      this.#logs.set(dir, log);
     }
     return { log, taskId };
   }
@@ -269,14 +261,9 @@ export class Checkpoint {
     where.log.ack(where.taskId, uuid);
   }
 
-  /** The task's terminal update was acknowledged: it is remembered by id only. */
+  /** The task's terminal update was acknowledged: its records are no longer needed. */
   completed(where: TaskCheckpoint): void {
     where.log.completed(where.taskId);
-  }
-
-  /** The agent no longer remembers the completed task: it is dropped at the next rewrite. */
-  removeTask(where: TaskCheckpoint): void {
-    where.log.forget(where.taskId);
   }
 
   /** The agent stopped: every log is closed, and closes again after any later record. */
@@ -288,10 +275,10 @@ export class Checkpoint {
   removeFramework(agentId: string, frameworkId: string): void {
     this.#frameworks.delete(`${agentId}/${frameworkId}`);
     const dir = join(this.#root, agentId, 'frameworks', frameworkId);
-    for (const [path, log] of this.#logs) {
-      if (!path.startsWith(`${dir}/`)) continue;
+    for (const [runDir, log] of this.#logs) {
+      if (!runDir.startsWith(`${dir}/`)) continue;
       log.gone();
-      this.#logs.delete(path);
+      this.#logs.delete(runDir);
     }
     // Moved out of the tree at once (recovery no longer sees it), deleted in the background:
     // a framework that ran many executors leaves many directories.

@@ -8,7 +8,6 @@
  */
 import { executorEvent, isTerminalTaskState, type mesos } from '@mesoskit/protocol';
 import type { RecordIOResponse } from '../http.js';
-import type { TaskCheckpoint } from './checkpoint.js';
 import type { SpawnedProcess } from './process.js';
 
 export type ExecutorState = 'REGISTERING' | 'RUNNING' | 'TERMINATING' | 'TERMINATED';
@@ -52,7 +51,7 @@ export class Executor {
    * checkpoint: Mesos keeps a completed task's directory while its executor runs; past this
    * many, ours are removed, so a long-lived executor does not pile up millions.
    */
-  readonly #completed = new Map<string, TaskCheckpoint | undefined>();
+  readonly #completed = new Set<string>();
   readonly queue: QueuedLaunch[] = [];
   /** Recovered after an agent restart and not yet re-subscribed. */
   recovered = false;
@@ -133,16 +132,11 @@ export class Executor {
     this.stream = undefined;
   }
 
-  /**
-   * Remembers a completed task (its id, and its checkpoint, if any); returns the checkpoint of
-   * the task that falls out of the last MAX_COMPLETED_TASKS, for the caller to remove.
-   */
-  rememberCompleted(taskId: string, checkpoint?: TaskCheckpoint): TaskCheckpoint | undefined {
-    this.#completed.set(taskId, checkpoint);
-    if (this.#completed.size <= MAX_COMPLETED_TASKS) return undefined;
-    const [oldest, file] = this.#completed.entries().next().value!;
-    this.#completed.delete(oldest);
-    return file;
+  /** Remembers a completed task's id (the last {@link MAX_COMPLETED_TASKS} only). */
+  rememberCompleted(taskId: string): void {
+    this.#completed.add(taskId);
+    if (this.#completed.size <= MAX_COMPLETED_TASKS) return;
+    this.#completed.delete(this.#completed.values().next().value!);
   }
 
   completed(taskId: string): boolean {

@@ -184,7 +184,7 @@ describe('agent recovery', () => {
       AGENT_ID,
       'frameworks',
       FRAMEWORK_ID,
-      'executors/e/runs/c1/tasks.log',
+      'executors/e/runs/c1/tasks.1.log',
     );
     cp.stop();
     appendFileSync(log, '900\nU\x00\x02t1');

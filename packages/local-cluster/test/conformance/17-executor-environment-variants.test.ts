@@ -79,8 +79,8 @@ it(`conformance: ${SCENARIO}`, async () => {
   expect(stdout).toContain('ARGS: sh \n');
 
   // With checkpointing the agent writes its state under <work_dir>/meta, for recovery after a
-  // restart, in the tree Mesos uses (agent-meta-layout.txt), but for the tasks of a run: one
-  // log (`tasks.log`) where Mesos has a directory per task (a listed difference).
+  // restart, in the tree Mesos uses (agent-meta-layout.txt), but for the tasks of a run: a
+  // log (`tasks.1.log`, …) where Mesos has a directory per task (a listed difference).
   expect(metaLayout(agent.workDir)).toEqual(capturedMetaLayout());
 
   // b, c. The custom executors (shell, and shell=false with arguments). They got SHUTDOWN when
@@ -126,8 +126,8 @@ function capturedMetaLayout(): string[] {
     .split('\n')
     .filter((line) => line && !IGNORED.test(line))
     .map(normalize)
-    // Ours: `runs/<container>/tasks.log` for the whole `tasks/` directory.
-    .map((line) => line.replace(TASK_DIRS, '$1/tasks.log'));
+    // Ours: `runs/<container>/tasks.1.log` for the whole `tasks/` directory.
+    .map((line) => line.replace(TASK_DIRS, '$1/tasks.1.log'));
   return [...new Set(lines)].sort();
 }
 

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type mesos, parseResources } from '@mesoskit/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
-import { readTaskLog, TASK_LOG } from '../../src/agent/task-log.js';
+import { readTaskLog } from '../../src/agent/task-log.js';
 import { type LocalCluster, type LocalClusterOptions, startLocalCluster } from '../../src/index.js';
 import { waitFor } from '../agent/helpers.js';
 import { frameworkInfo, type Session, session } from '../master/helpers.js';
@@ -187,7 +187,7 @@ describe('restartAgent', () => {
       expect(existsSync(join(meta, file)), file).toBe(true);
     }
     expect(readFileSync(join(run, 'pids', 'forked.pid'), 'utf8')).toMatch(/^\d+$/);
-    const logged = readTaskLog(join(run, TASK_LOG)).contents.tasks;
+    const logged = readTaskLog(run).tasks;
     expect([...logged.keys()]).toEqual(['r2']);
     expect(logged.get('r2')!.updates.map((u) => u.state)).toContain('TASK_RUNNING');
     s.stream.close();
