@@ -31,15 +31,7 @@
  * ends its segment: its update was never acknowledged to the executor, which sends it again. A
  * recovered log appends to a new segment.
  */
-import {
-  closeSync,
-  openSync,
-  readdirSync,
-  readSync,
-  unlinkSync,
-  writeSync,
-  writevSync,
-} from 'node:fs';
+import { closeSync, openSync, readdirSync, readSync, unlinkSync, writeSync, writevSync } from 'node:fs';
 import { join } from 'node:path';
 import { executorEvent, type mesos, RecordIODecoder, schedulerEvent } from '@mesoskit/protocol';
 import { beforeSocketWrites } from '../http.js';
@@ -174,7 +166,12 @@ export class TaskLog {
   constructor(dir: string, recovered?: RecoveredLog) {
     this.dir = dir;
     for (const found of recovered?.segments ?? []) {
-      const segment: Segment = { n: found.n, path: join(dir, segmentName(found.n)), bytes: found.bytes, live: new Set() };
+      const segment: Segment = {
+        n: found.n,
+        path: join(dir, segmentName(found.n)),
+        bytes: found.bytes,
+        live: new Set(),
+      };
       this.#segments.push(segment);
       this.#totalBytes += found.bytes;
       for (const [taskId, bytes] of found.tasks) {
