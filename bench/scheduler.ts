@@ -20,6 +20,13 @@ import { type ClusterOptions, cpuSeconds, startCluster } from './local-cluster.j
 
 const EXECUTOR_CLI = fileURLToPath(new URL('../packages/executor/dist/cli.js', import.meta.url));
 const HANDLERS = fileURLToPath(new URL('../packages/executor/bench/handlers.mjs', import.meta.url));
+/**
+ * `MESOSKIT_BENCH_PROFILE=/some/dir` also profiles the executors (node --cpu-prof, one
+ * `.cpuprofile` per process, in `executors/` there); the cluster's is written by startCluster.
+ */
+const EXECUTOR_PROFILE = process.env.MESOSKIT_BENCH_PROFILE
+  ? `--cpu-prof --cpu-prof-dir=${process.env.MESOSKIT_BENCH_PROFILE}/executors`
+  : '';
 const noop = defineTask<Uint8Array | null, null>('bench.noop', { resources: { cpus: 0.01, memMb: 1 } });
 
 /** Pids of the processes a process started (Linux). */
@@ -48,7 +55,7 @@ async function withScheduler<T>(
       encoding,
       executors: nodeExecutor({
         handlers: HANDLERS,
-        command: `exec ${process.execPath} ${EXECUTOR_CLI}`,
+        command: `exec ${process.execPath} ${EXECUTOR_PROFILE} ${EXECUTOR_CLI}`,
         concurrency: 256,
         encoding,
         logLevel: 'warn',
@@ -254,6 +261,10 @@ export const schedulerCases: AsyncBenchCase[] = [
       'cluster-cpu-us-per-task-1': 'µs local-cluster CPU per task, 1 agent',
       'cluster-cpu-us-per-task-16': 'µs local-cluster CPU per task, 16 agents',
       'cluster-cpu-us-per-task-64': 'µs local-cluster CPU per task, 64 agents',
+      'scheduler-cpu-us-per-task-1': 'µs scheduler CPU per task, 1 agent',
+      'scheduler-cpu-us-per-task-64': 'µs scheduler CPU per task, 64 agents',
+      'executor-cpu-us-per-task-1': 'µs executor CPU per task, 1 agent',
+      'executor-cpu-us-per-task-64': 'µs executor CPU per task (all 64 executors), 64 agents',
       'executors-64': 'executors up with 64 agents at the end (one per agent used)',
     },
     targets: { 'tps-64-vs-1': FLAT },
@@ -270,6 +281,10 @@ export const schedulerCases: AsyncBenchCase[] = [
         });
         out[`tps-${agents}`] = r.tasksPerSecond;
         out[`cluster-cpu-us-per-task-${agents}`] = r.clusterCpuUsPerTask;
+        if (agents !== 16) {
+          out[`scheduler-cpu-us-per-task-${agents}`] = r.schedulerCpuUsPerTask;
+          out[`executor-cpu-us-per-task-${agents}`] = r.executorCpuUsPerTask;
+        }
         if (agents === 64) out['executors-64'] = r.executors;
       }
       out['tps-64-vs-1'] = out['tps-64']! / out['tps-1']!;
