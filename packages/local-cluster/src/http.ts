@@ -234,6 +234,7 @@ export class RecordIOResponse {
       res.write(encodeRecord(record));
       return true;
     }
+    if (socket.destroyed || !socket.writable) return false;
     writeRecordChunk(socket, record);
     return true;
   }
