@@ -127,7 +127,7 @@ export class LocalAgent implements AgentApi {
   readonly #registrationTimeoutMs: number;
   readonly #reregistrationTimeoutMs: number;
   readonly #checkpoint: Checkpoint;
-  /** The `task.updates` of each checkpointed task (framework + task), until its stream ends. */
+  /** Where the records of each checkpointed task (framework + task) go, until its stream ends. */
   readonly #locations = new Map<string, TaskCheckpoint>();
   #reregistrationTimer: NodeJS.Timeout | undefined;
   /** Stopped as by a crash: executors of checkpointing frameworks were left running. */

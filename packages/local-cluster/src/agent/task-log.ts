@@ -360,8 +360,8 @@ export class TaskLog {
     for (const { kind, taskId, record } of records) {
       this.#appendRecord(kind, taskId, Buffer.from(`${record.length}\n`, 'latin1'), record);
     }
+    this.flush(); // the copies on disk before the originals go
     for (const s of [...this.#segments]) if (s.live.size === 0 && s !== this.#current) this.#delete(s);
-    this.flush();
   }
 
   #open(): number | undefined {
