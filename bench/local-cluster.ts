@@ -1,8 +1,9 @@
 /**
  * The local cluster end to end: a minimal raw-HTTP framework (protobuf, in this process) runs
- * no-op tasks on the test executor through `mesoskit-local` (master + agent in their own
- * process, so their CPU is measured alone from /proc), one Mesos task per task, acknowledging
- * every update. Figures: tasks/s, and master + agent CPU per task.
+ * no-op tasks on the test executor (`finish-at-once`: TASK_FINISHED, no TASK_RUNNING) through
+ * `mesoskit-local` (master + agent in their own process, so their CPU is measured alone from
+ * /proc), one Mesos task per task, acknowledging every update. Figures: tasks/s, and master +
+ * agent CPU per task.
  *
  * `MESOSKIT_BENCH_PROFILE=/some/dir pnpm bench --only local-cluster` writes a CPU profile of the
  * mesoskit-local process there (node --cpu-prof; `MESOSKIT_BENCH_PROFILE_INTERVAL` sets the sampling
@@ -38,7 +39,7 @@ const EXECUTOR = fileURLToPath(
 const TICKS_PER_SECOND = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
 const TASK_RESOURCES = parseResources('cpus:0.01;mem:1');
 const EXECUTOR_RESOURCES = parseResources('cpus:0.1;mem:32');
-const FINISH = Buffer.from(JSON.stringify({ mode: 'finish' }));
+const FINISH = Buffer.from(JSON.stringify({ mode: 'finish-at-once' }));
 const RUN = Buffer.from(JSON.stringify({ mode: 'run' }));
 
 /** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat. */
