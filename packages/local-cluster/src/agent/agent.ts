@@ -130,6 +130,7 @@ export class LocalAgent implements AgentApi {
   /** Where the records of each checkpointed task (framework + task) go, until its stream ends. */
   readonly #locations = new Map<string, TaskCheckpoint>();
   #reregistrationTimer: NodeJS.Timeout | undefined;
+  #agentIdObject: mesos.v1.AgentID | undefined;
   /** Stopped as by a crash: executors of checkpointing frameworks were left running. */
   #crashed = false;
   /** Cut off from the master (fault injection): nothing goes either way. */
@@ -1083,7 +1084,7 @@ export class LocalAgent implements AgentApi {
     const full: mesos.v1.TaskStatus = {
       ...status,
       source: 'SOURCE_EXECUTOR',
-      agent_id: { value: this.#agentId },
+      agent_id: this.#agentIdRef(),
       timestamp: status.timestamp ?? now(),
       container_status: this.#containerStatus(executor, status.container_status),
     };
@@ -1133,11 +1134,25 @@ export class LocalAgent implements AgentApi {
     });
   }
 
+  /** `{ value: agentId }`, one object shared by the updates this agent stamps (never changed). */
+  #agentIdRef(): mesos.v1.AgentID {
+    if (this.#agentIdObject?.value !== this.#agentId) this.#agentIdObject = { value: this.#agentId };
+    return this.#agentIdObject;
+  }
+
+  /**
+   * The container status the agent puts in an executor's update: the executor's own, completed,
+   * or (none given, the usual case) one object per executor process, shared by its updates.
+   */
   #containerStatus(
     executor: Executor,
     given: mesos.v1.ContainerStatus | undefined,
   ): mesos.v1.ContainerStatus {
-    return {
+    if (given === undefined) {
+      const cached = executor.containerStatus;
+      if (cached !== undefined && cached.executor_pid === executor.pid) return cached;
+    }
+    const status: mesos.v1.ContainerStatus = {
       ...given,
       container_id: { value: executor.containerId },
       ...(executor.pid !== undefined ? { executor_pid: executor.pid } : {}),
@@ -1146,6 +1161,8 @@ export class LocalAgent implements AgentApi {
           ? given.network_infos
           : [{ ip_addresses: [{ protocol: 'IPv4', ip_address: this.ip }] }],
     };
+    if (given === undefined) executor.containerStatus = status;
+    return status;
   }
 
   #shutdownGraceOf(executor: Executor): number {

@@ -86,6 +86,9 @@ export class Executor {
     this.commandTask = init.commandTask;
   }
 
+  /** The container status of this executor's updates, made once per process (see the agent). */
+  containerStatus: mesos.v1.ContainerStatus | undefined;
+
   get pid(): number | undefined {
     return this.process?.pid;
   }

@@ -1416,8 +1416,12 @@ export class LocalMaster implements MasterApi {
       // `latestState`: in capture 11/13 a task whose TASK_FINISHED waited behind an unacked
       // TASK_RUNNING stayed TASK_RUNNING in /master/state, its resources still in use.
       task.state = status.state;
-      const { data: _d, ...withoutData } = status;
-      task.lastStatus = withoutData;
+      // Not the status itself: it may hold large `data`.
+      task.lastStatus = {
+        healthy: status.healthy,
+        check_status: status.check_status,
+        container_status: status.container_status,
+      };
       if (task.statuses.at(-1)?.state !== status.state) {
         task.statuses.push({ state: status.state, timestamp: status.timestamp ?? this.#timestamp() });
       }

@@ -58,8 +58,8 @@ export interface TaskEntry {
   /** The state of the latest update forwarded to the scheduler (what reconciliation reports). */
   statusUpdateState?: mesos.v1.TaskState;
   statusUpdateUuid?: Uint8Array;
-  /** The latest status received, without `data`. */
-  lastStatus?: mesos.v1.TaskStatus;
+  /** Of the latest status received: what reconciliation answers repeat. */
+  lastStatus?: Pick<mesos.v1.TaskStatus, 'healthy' | 'check_status' | 'container_status'>;
   statuses: { state: mesos.v1.TaskState; timestamp: number }[];
   /** Resources charged for the task (book-keeping form); released once the state is terminal. */
   resources: Resource[];
