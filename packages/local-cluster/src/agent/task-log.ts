@@ -99,19 +99,30 @@ interface LiveTask {
 class OpenLogs {
   readonly #open = new Set<TaskLog>();
   readonly #max: number;
+  #closing = false;
 
   constructor(max: number) {
     this.#max = max;
   }
 
-  /** `log` is about to write: it goes to the end of the line, the first in line is closed. */
+  /**
+   * `log` is about to write: it goes to the end of the line, and the first in line are closed
+   * while there are too many (closing writes what a log has pending, which uses it once more:
+   * that does not close others).
+   */
   use(log: TaskLog): void {
     this.#open.delete(log);
     this.#open.add(log);
-    if (this.#open.size > this.#max) {
-      const oldest = this.#open.values().next().value!;
-      this.#open.delete(oldest);
-      oldest.close();
+    if (this.#closing) return;
+    this.#closing = true;
+    try {
+      while (this.#open.size > this.#max) {
+        const oldest = this.#open.values().next().value!;
+        this.#open.delete(oldest);
+        oldest.close();
+      }
+    } finally {
+      this.#closing = false;
     }
   }
 

@@ -164,6 +164,17 @@ describe('task log', () => {
     logs[0]!.update(status('t0', 'TASK_RUNNING', 1));
     logs[0]!.close();
     expect(readTaskLog(join(dir, '0')).tasks.get('t0')!.updates).toHaveLength(1);
+    // Many logs with records pending at once: each is written, whichever files get closed.
+    for (const [n, log] of logs.entries()) log.update(status(`t${n}`, 'TASK_FINISHED', 2));
+    flushTaskLogs();
+    expect(fds() - before).toBeLessThanOrEqual(64);
+    for (const [n, log] of logs.entries()) {
+      log.close();
+      const states = readTaskLog(join(dir, String(n)))
+        .tasks.get(`t${n}`)!
+        .updates.map((u) => u.state);
+      expect(states.at(-1), `log ${n}`).toBe('TASK_FINISHED');
+    }
   });
 
   it('writes its records before a coalesced answer leaves: what the client is told is on disk', async () => {
