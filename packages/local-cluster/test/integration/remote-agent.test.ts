@@ -50,9 +50,25 @@ afterEach(async () => {
   remote = undefined;
   await cluster?.stop();
   cluster = undefined;
-  for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  // SIGINT first, so that a CLI removes the temporary work dir it made; SIGKILL if it hangs.
+  await Promise.all(children.splice(0).map((c) => stopChild(c)));
   for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
 });
+
+async function stopChild(c: ChildProcess): Promise<void> {
+  if (c.exitCode !== null || c.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => c.once('exit', () => resolve()));
+  c.kill('SIGINT');
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => {
+    timer = setTimeout(() => resolve('late'), 5000);
+  });
+  if ((await Promise.race([exited, late])) === 'late') {
+    c.kill('SIGKILL');
+    await exited;
+  }
+  clearTimeout(timer);
+}
 
 async function ack(s: Session, status: mesos.v1.TaskStatus): Promise<void> {
   const res = await s.call({
