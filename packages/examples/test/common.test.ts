@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -54,14 +54,16 @@ describe('parseDemoArgs', () => {
   });
 
   it('reads the secret of --principal from --secret-file', async () => {
-    const file = join(tmpdir(), `mesoskit-examples-secret-${process.pid}`);
-    await writeFile(file, 's3cret\n');
-    expect(parseDemoArgs(spec, ['--principal', 'spider', '--secret-file', file])?.common.credentials).toEqual(
-      {
-        principal: 'spider',
-        secret: 's3cret',
-      },
-    );
+    const dir = await mkdtemp(join(tmpdir(), 'mesoskit-examples-'));
+    const file = join(dir, 'secret');
+    try {
+      await writeFile(file, 's3cret\n');
+      expect(
+        parseDemoArgs(spec, ['--principal', 'spider', '--secret-file', file])?.common.credentials,
+      ).toEqual({ principal: 'spider', secret: 's3cret' });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it.each([
