@@ -616,6 +616,37 @@ describe('protobuf decoding of hand-built bytes', () => {
     }
   });
 
+  it('strings of every short length, ASCII or not, decode intact (short ones are built in JS)', () => {
+    const c = codec('mesos.v1.TaskID');
+    for (let n = 0; n <= 14; n++) {
+      for (const value of [
+        'x'.repeat(n),
+        'é'.repeat(Math.ceil(n / 2)),
+        `${'a'.repeat(Math.max(0, n - 1))}\u007f`,
+      ]) {
+        const bytes = c.toProtobuf({ value });
+        expect(c.fromProtobuf(bytes).value).toBe(value);
+        expect(c.fromProtobuf(Buffer.from(bytes)).value).toBe(value);
+      }
+    }
+    // A lone invalid byte becomes U+FFFD, in short strings as in long ones.
+    for (const n of [3, 20]) {
+      const raw = new Uint8Array(n).fill(0x61);
+      raw[1] = 0xff;
+      expect(c.fromProtobuf(bytesOf(ld(1, [...raw]))).value).toBe(`a\ufffd${'a'.repeat(n - 2)}`);
+    }
+  });
+
+  it('decoded messages are plain objects', () => {
+    const d = codec('mesos.v1.TaskStatus').fromProtobuf(
+      codec('mesos.v1.TaskStatus').toProtobuf({ task_id: { value: 't' }, state: 'TASK_RUNNING' }),
+    );
+    expect(Object.getPrototypeOf(d)).toBe(Object.prototype);
+    expect(Object.getPrototypeOf(d.task_id)).toBe(Object.prototype);
+    expect(Object.keys(d)).toEqual(['task_id', 'state']);
+    expect(d.constructor).toBe(Object);
+  });
+
   it('decodes from a view into a larger buffer (non-zero byteOffset)', () => {
     const c = codec('mesos.v1.FrameworkInfo');
     const m = { user: 'u', name: 'n'.repeat(50), roles: ['é'.repeat(30)] };
